@@ -1,0 +1,360 @@
+"""``customer-vault``: the command line.
+
+Every command builds what it needs in its own entry (settings, engine,
+keyring) and passes it to a service; nothing is built at import time.  Errors
+are mapped to messages and exit codes in one place (:func:`_guard`), and
+tracebacks are never printed: their frames could hold plaintext.
+
+Exit codes: 0 ok, 1 unexpected failure, 2 bad input or configuration,
+3 not found, 4 integrity failure (a ciphertext or key did not authenticate).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vault import errors
+from vault.keyring import create_keyring, load_keyring
+from vault.logs import configure_logging, get_logger
+from vault.progress import for_terminal
+from vault.services import customers as customer_service
+from vault.services.importing import CountingRejects, CsvRejects, ImportSources, import_files
+from vault.services.runtime import Vault, open_vault
+from vault.settings import Settings
+from vault.storage import migrate
+from vault.storage.engine import create_vault_engine
+
+EXIT_CODES: list[tuple[type[errors.VaultError], int]] = [
+    (errors.IntegrityError, 4),
+    (errors.NotFoundError, 3),
+    (errors.ValidationError, 2),
+    (errors.ConfigurationError, 2),
+    (errors.ConflictError, 2),
+]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guard(command: Callable[P, R]) -> Callable[P, R]:
+    """Turns vault errors into one clear line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except errors.VaultError as exc:
+            code = next((c for t, c in EXIT_CODES if isinstance(exc, t)), 1)
+            _err().print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(code) from None
+        except Exception as exc:  # last resort: the frames could hold plaintext
+            get_logger("vault.cli").error("cli.unexpected_error", error_type=type(exc).__name__)
+            _err().print(
+                f"error: unexpected {type(exc).__name__}; nothing more is shown because "
+                "details could contain customer data",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return run
+
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Customer Data Vault: encrypted customer 360 store for an insurer.",
+)
+db_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+
+def _err() -> Console:
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _out() -> Console:
+    return Console()
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _vault(ctx: typer.Context) -> Vault:
+    return open_vault(_settings(ctx))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="VAULT_DATABASE_URL",
+            help="sqlite:///PATH or postgresql://... (default: ./vault-data/vault.db).",
+            show_envvar=True,
+        ),
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            envvar="VAULT_KEYS",
+            help="Keyring file (default: ./vault-data/keys.toml).",
+            show_envvar=True,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="Log level for the JSON logs on stderr.")
+    ] = "WARNING",
+) -> None:
+    configure_logging(log_level.upper())
+    ctx.obj = Settings.resolve(database_url=database_url, keys_path=keys)
+
+
+@app.command()
+@_guard
+def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """Create a keyring (mode 0600) if there is none, and bring the database schema up to date."""
+    settings = _settings(ctx)
+    created = not settings.keys_path.exists()
+    if created:
+        create_keyring(settings.keys_path)
+    else:
+        load_keyring(settings.keys_path)
+    engine = create_vault_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    result = {
+        "keyring": str(settings.keys_path),
+        "keyring_created": created,
+        "database": settings.display_database,
+        "schema_revision": migrate.head_revision(),
+    }
+    if json_out:
+        _print_json(result)
+        return
+    verb = "created" if created else "kept existing"
+    _out().print(f"keyring {verb}: {settings.keys_path}")
+    _out().print(
+        f"database ready: {settings.display_database} (schema {result['schema_revision']})"
+    )
+
+
+@db_app.command("upgrade")
+@_guard
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations (Alembic)."""
+    settings = _settings(ctx)
+    engine = create_vault_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+        _out().print(f"schema at {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@app.command("import")
+@_guard
+def import_command(
+    ctx: typer.Context,
+    customers: Annotated[Path | None, typer.Option(help="customers.csv")] = None,
+    policies: Annotated[Path | None, typer.Option(help="policies.csv")] = None,
+    claims: Annotated[Path | None, typer.Option(help="claims.csv")] = None,
+    interactions: Annotated[Path | None, typer.Option(help="interactions.csv")] = None,
+    consents: Annotated[Path | None, typer.Option(help="consents.csv")] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Write rejected rows (row number and reason, no values) here."),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Import CRM extracts (formats: docs/import-formats.md); invalid rows go to --rejects."""
+    sources = ImportSources(customers, policies, claims, interactions, consents)
+    if not sources.items():
+        raise errors.ValidationError("import", "name at least one file, e.g. --customers F.csv")
+    vault = _vault(ctx)
+    try:
+        summary = _run_import(vault, sources, rejects)
+    finally:
+        vault.close()
+    if json_out:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _run_import(vault: Vault, sources: ImportSources, rejects: Path | None) -> dict[str, Any]:
+    if rejects is None:
+        return import_files(vault, sources, CountingRejects(), for_terminal()).as_dict()
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    with rejects.open("w", encoding="utf-8", newline="") as fh:
+        return import_files(vault, sources, CsvRejects(fh), for_terminal()).as_dict()
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title="import summary")
+    columns = ("file", "read", "imported", "merged", "updated", "unchanged", "rejected")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for f in summary["files"]:
+        table.add_row(*(str(f[c]) for c in columns))
+    totals = summary["totals"]
+    table.add_row("total", *(str(totals[c]) for c in columns[1:]))
+    _out().print(table)
+
+
+@app.command()
+@_guard
+def find(
+    ctx: typer.Context,
+    id_number: Annotated[
+        str | None, typer.Option("--id-number", help="ID number to look up.")
+    ] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile number, any spelling.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address, any case.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Find customer ids by ID number, mobile or email through the blind index (prints no PII)."""
+    given = {
+        k: v for k, v in {"id_number": id_number, "mobile": mobile, "email": email}.items() if v
+    }
+    if len(given) != 1:
+        raise errors.ValidationError("find", "give exactly one of --id-number, --mobile, --email")
+    ((field, value),) = given.items()
+    vault = _vault(ctx)
+    try:
+        ids = [str(i) for i in customer_service.find_customers(vault, field, value)]
+    finally:
+        vault.close()
+    if json_out:
+        _print_json(ids)
+    else:
+        for i in ids:
+            _out().print(i)
+        if not ids:
+            _err().print("no matching customer")
+
+
+@app.command()
+@_guard
+def stats(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """Row counts of the store (customers, source links, policies, claims, ...)."""
+    vault = _vault(ctx)
+    try:
+        counts = customer_service.store_counts(vault)
+    finally:
+        vault.close()
+    if json_out:
+        _print_json(counts)
+        return
+    table = Table(title="vault contents")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    _out().print(table)
+
+
+@app.command("demo-data")
+@_guard
+def demo_data(
+    out: Annotated[Path, typer.Option(help="Directory for the CSV files.")] = Path(
+        "vault-data/demo"
+    ),
+    customers: Annotated[
+        int, typer.Option(min=1, max=2_000_000, help="How many customers.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    invalid: Annotated[
+        int, typer.Option(min=0, help="Deliberately invalid customer rows to add.")
+    ] = 0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Write realistic synthetic CRM extracts (zh_CN and en_US customers) in the import format."""
+    files = _generate(out, customers, seed, invalid)
+    if json_out:
+        _print_json(files)
+        return
+    for kind in ("customers", "policies", "claims", "interactions", "consents"):
+        _out().print(f"{files['counts'][kind]:>8} rows  {files[kind]}")
+
+
+def _generate(out: Path, customers: int, seed: int, invalid: int) -> dict[str, Any]:
+    from vault.demo_data import generate_demo_data
+
+    progress = for_terminal()
+    progress.start("generating demo data", customers)
+    try:
+        files = generate_demo_data(
+            out, customers, seed=seed, invalid_rows=invalid, on_progress=progress.advance
+        )
+    finally:
+        progress.finish()
+    result: dict[str, Any] = {
+        kind: str(getattr(files, kind))
+        for kind in ("customers", "policies", "claims", "interactions", "consents")
+    }
+    result["counts"] = dict(files.counts)
+    return result
+
+
+@app.command()
+@_guard
+def demo(
+    ctx: typer.Context,
+    customers: Annotated[
+        int, typer.Option(min=1, max=200_000, help="Demo customers to generate.")
+    ] = 2000,
+    json_out: JsonFlag = False,
+) -> None:
+    """The main job on a fresh machine: init, generate demo data, import it, show the result."""
+    settings = _settings(ctx)
+    ctx.invoke(init, ctx=ctx, json_out=False)
+    demo_dir = settings.keys_path.parent / "demo"
+    files = _generate(demo_dir, customers, seed=0, invalid=max(customers // 100, 1))
+    sources = ImportSources(**{k: Path(files[k]) for k in ImportSources.__dataclass_fields__})
+    vault = _vault(ctx)
+    try:
+        summary = _run_import(vault, sources, demo_dir / "rejects.csv")
+        counts = customer_service.store_counts(vault)
+    finally:
+        vault.close()
+    if json_out:
+        _print_json({"import": summary, "stats": counts})
+        return
+    _print_summary(summary)
+    _out().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
+    _out().print(
+        f"{counts['customers']} customers stored, every PII field sealed with AES-256-GCM.\n"
+        "Try: customer-vault find --mobile '+86 138 ...' --json   |   customer-vault stats"
+    )
+
+
+def main() -> None:
+    app()

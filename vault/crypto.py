@@ -1,0 +1,109 @@
+"""The vault's only door to ``cryptography.hazmat``: authenticated encryption and keyed hashes.
+
+The surface is deliberately tiny (in the spirit of pyca/cryptography's
+``fernet.py``): an :class:`Aead` that seals and opens with associated data,
+:func:`keyed_hash` for blind indexes and fingerprints, and :class:`SecretKey`
+to carry key bytes around without ever printing them.  Callers never choose
+nonces, algorithms or key sizes.
+
+Every failure to open a ciphertext raises the same :class:`~vault.errors.IntegrityError`
+with the same message, whatever the cause (wrong key, wrong associated data,
+truncated or flipped bytes): the distinction would help an attacker more than
+an operator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from vault.errors import IntegrityError
+
+KEY_BYTES = 32
+"""AES-256 and HMAC-SHA256 keys are 32 bytes."""
+NONCE_BYTES = 12
+"""96-bit GCM nonces, fresh from the OS CSPRNG for every value."""
+TAG_BYTES = 16
+SEALED_OVERHEAD = NONCE_BYTES + TAG_BYTES
+
+
+class SecretKey:
+    """Key bytes that never show up in a ``repr``, a log line or a traceback's locals."""
+
+    __slots__ = ("_material",)
+
+    def __init__(self, material: bytes) -> None:
+        if len(material) != KEY_BYTES:
+            raise ValueError(f"a key is {KEY_BYTES} bytes, got {len(material)}")
+        self._material = bytes(material)
+
+    @classmethod
+    def generate(cls) -> SecretKey:
+        return cls(secrets.token_bytes(KEY_BYTES))
+
+    def reveal(self) -> bytes:
+        """The raw bytes, for the few places that must hand them to a primitive."""
+        return self._material
+
+    def __repr__(self) -> str:
+        return "SecretKey(***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretKey):
+            return NotImplemented
+        return hmac.compare_digest(self._material, other._material)
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(b"cdv:key-identity\x00" + self._material).digest())
+
+    def __reduce__(self) -> tuple[object, ...]:  # pragma: no cover - defensive
+        raise TypeError("SecretKey cannot be pickled")
+
+
+class Aead:
+    """AES-256-GCM under one key: ``seal`` and ``open`` with associated data.
+
+    A sealed value is ``nonce || ciphertext || tag``.  The associated data is
+    not stored: the caller rebuilds it from where the value lives (table, field,
+    record, key version), which is what makes a ciphertext moved elsewhere fail.
+    """
+
+    __slots__ = ("_aesgcm",)
+
+    def __init__(self, key: SecretKey) -> None:
+        self._aesgcm = AESGCM(key.reveal())
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self._aesgcm.encrypt(nonce, plaintext, aad)
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes:
+        if len(sealed) < SEALED_OVERHEAD:
+            raise IntegrityError("decryption failed: the ciphertext is not authentic")
+        try:
+            return self._aesgcm.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise IntegrityError("decryption failed: the ciphertext is not authentic") from None
+
+    def __repr__(self) -> str:
+        return "Aead(***)"
+
+
+def keyed_hash(key: SecretKey, message: bytes) -> bytes:
+    """HMAC-SHA256: blind indexes, import fingerprints, key-derived identifiers."""
+    return hmac.digest(key.reveal(), message, "sha256")
+
+
+def derive_key(key: SecretKey, purpose: str) -> SecretKey:
+    """A subkey for one purpose, so one stored key never serves two roles directly."""
+    return SecretKey(keyed_hash(key, b"cdv:derive\x00" + purpose.encode()))
+
+
+def constant_time_equal(a: bytes, b: bytes) -> bool:
+    return hmac.compare_digest(a, b)

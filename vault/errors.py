@@ -1,0 +1,60 @@
+"""The vault's error tree.  Every failure the vault means to report is one of these.
+
+::
+
+    VaultError
+    ├── ConfigurationError        settings, keyring file, policies: refuse to start
+    │   └── KeyringError          missing, placeholder, or exposed key file
+    ├── IntegrityError            a ciphertext failed authentication (moved, wrong key, tampered)
+    ├── ValidationError           input that breaks a rule; says which field, never the value
+    ├── NotFoundError             no such record (or not visible to the caller)
+    ├── ConflictError             the write collides with existing data
+    └── StorageError              the database did not do what was asked
+
+Messages are written for operators and never contain a PII value: callers may
+log them and the API returns them as problem details.  The API maps each class
+to an HTTP status in one place; the CLI maps them to exit codes in one place.
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Base of every error the vault raises on purpose."""
+
+
+class ConfigurationError(VaultError):
+    """The vault cannot start or run with the configuration it was given."""
+
+
+class KeyringError(ConfigurationError):
+    """The keyring file is missing, malformed, a placeholder, or readable by others."""
+
+
+class IntegrityError(VaultError):
+    """A ciphertext failed authentication.
+
+    Deliberately says nothing about *why* (wrong key, wrong row, wrong field,
+    flipped bit): the distinction helps an attacker more than an operator.
+    """
+
+
+class ValidationError(VaultError):
+    """Input breaks a rule.  ``field`` names the offending field; the value is never kept."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFoundError(VaultError):
+    """The record does not exist (or is not visible to the caller)."""
+
+
+class ConflictError(VaultError):
+    """The write collides with data already stored."""
+
+
+class StorageError(VaultError):
+    """The database failed in a way the caller cannot fix by changing the input."""

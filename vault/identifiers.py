@@ -1,0 +1,120 @@
+"""Parsing identifiers into one canonical form: PRC IDs, passports, mobiles, emails, names.
+
+Validation at import and blind indexing must agree on what "the same mobile"
+means, or a lookup would miss a customer the importer stored.  Both call the
+functions here.  Each function returns the canonical value or raises
+:class:`~vault.errors.ValidationError` naming the field and the rule, never the
+value.  The checks are the well-kept libraries' (python-stdnum, phonenumbers,
+email-validator); this module only decides the canonical form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
+from vault.errors import ValidationError
+
+RESIDENT_ID = "resident_id"
+PASSPORT = "passport"
+ID_TYPES = (RESIDENT_ID, PASSPORT)
+
+_PASSPORT_RE = re.compile(r"[A-Z0-9]{5,20}")
+_SEPARATORS = str.maketrans("", "", " -\u00a0\t")
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentId:
+    """A validated PRC resident ID and the facts it embeds."""
+
+    number: str
+    birth_date: dt.date
+    gender: str
+    """``M`` or ``F``, from the parity of the 17th digit."""
+
+
+def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
+    """Check digit (ISO 7064 MOD 11-2) and embedded birth date of an 18-character PRC ID."""
+    number = value.translate(_SEPARATORS).upper()
+    if len(number) != 18:
+        raise ValidationError(field, "a resident ID has 18 characters")
+    try:
+        ric.validate(number)
+    except stdnum_errors.InvalidChecksum:
+        raise ValidationError(field, "check digit does not match") from None
+    except stdnum_errors.InvalidComponent:
+        raise ValidationError(field, "embedded birth date is not a real past date") from None
+    except stdnum_errors.ValidationError:
+        raise ValidationError(field, "not a valid resident ID") from None
+    birth = ric.get_birth_date(number)
+    gender = "M" if int(number[16]) % 2 == 1 else "F"
+    return ResidentId(number=number, birth_date=birth, gender=gender)
+
+
+def canonical_passport(value: str, field: str = "id_number") -> str:
+    number = value.translate(_SEPARATORS).upper()
+    if not _PASSPORT_RE.fullmatch(number):
+        raise ValidationError(field, "a passport number has 5-20 letters or digits")
+    return number
+
+
+def canonical_id_number(value: str, id_type: str | None, field: str = "id_number") -> str:
+    """The canonical ID number for its document type (unknown type: upper-cased, no separators)."""
+    if id_type == RESIDENT_ID:
+        return parse_resident_id(value, field).number
+    if id_type == PASSPORT:
+        return canonical_passport(value, field)
+    return value.translate(_SEPARATORS).upper()
+
+
+def canonical_mobile(value: str, field: str = "mobile") -> str:
+    """E.164 form of a mobile number; national spellings are read as Chinese (+86)."""
+    try:
+        parsed = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        raise ValidationError(field, "not a phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(field, "not a valid phone number")
+    kind = phonenumbers.number_type(parsed)
+    if parsed.country_code == 86 and kind not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ValidationError(field, "not a mobile number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def canonical_email(value: str, field: str = "email") -> str:
+    """Syntax check without DNS; the stored form keeps the local part's case."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(field, "not a valid email address") from None
+    return str(result.normalized)
+
+
+def email_index_form(email: str) -> str:
+    """Emails are matched case-insensitively, local part included."""
+    return email.strip().casefold()
+
+
+def canonical_name(value: str, field: str = "full_name") -> str:
+    """NFKC, single spaces, 1-100 characters."""
+    name = " ".join(unicodedata.normalize("NFKC", value).split())
+    if not name:
+        raise ValidationError(field, "is required")
+    if len(name) > 100:
+        raise ValidationError(field, "longer than 100 characters")
+    return name
+
+
+def name_index_form(name: str) -> str:
+    """Names are matched ignoring case and white space (``张 伟`` is ``张伟``)."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())

@@ -1,0 +1,80 @@
+"""The running vault: settings, engine, keys and clock, built once per process and passed in.
+
+Nothing here happens at import time.  The CLI builds a :class:`Vault` in each
+command's entry and the API in its lifespan; services receive it as their first
+argument.  The clock is injectable so tests can pin time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from vault.blind_index import BlindIndexer
+from vault.crypto import SecretKey, derive_key
+from vault.errors import ConfigurationError
+from vault.keyring import FileKeyProvider, KeyProvider, Keyring, load_keyring
+from vault.settings import Settings
+from vault.storage import migrate
+from vault.storage.engine import create_vault_engine
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Vault:
+    settings: Settings
+    engine: Engine
+    keyring: Keyring
+    provider: KeyProvider
+    indexer: BlindIndexer
+    clock: Clock = field(default=utc_now)
+
+    @property
+    def fingerprint_key(self) -> SecretKey:
+        """Keys row fingerprints (import idempotency); derived, never stored."""
+        return derive_key(self.keyring.index.primary_key, "import-fingerprint")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_vault(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    require_schema: bool = True,
+    keyring: Keyring | None = None,
+) -> Vault:
+    """Load the keyring (refusing unsafe ones), connect, and check the schema is current."""
+    keyring = keyring or load_keyring(settings.keys_path)
+    engine = create_vault_engine(settings.database_url)
+    if require_schema:
+        try:
+            current = migrate.current_revision(engine)
+        except Exception:
+            engine.dispose()
+            raise ConfigurationError(
+                f"cannot open the database {settings.display_database}"
+            ) from None
+        if current != migrate.head_revision():
+            engine.dispose()
+            raise ConfigurationError(
+                "the database schema is not current: run `customer-vault db upgrade` "
+                "(or `customer-vault init` for a new vault)"
+            )
+    return Vault(
+        settings=settings,
+        engine=engine,
+        keyring=keyring,
+        provider=FileKeyProvider(keyring.kek),
+        indexer=BlindIndexer(keyring.index),
+        clock=clock,
+    )

@@ -1,0 +1,75 @@
+"""Database engines for the two supported back ends: an SQLite file and PostgreSQL.
+
+SQLite is configured for a privacy store, not only for speed: WAL for readers
+during imports, ``secure_delete`` so erased rows are overwritten rather than
+left in free pages, foreign keys on (cascading erasure depends on them), and a
+busy timeout so concurrent writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from vault.errors import ConfigurationError
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigurationError("the database URL is not valid") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "postgresql+psycopg"):
+        raise ConfigurationError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or postgresql://..."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_vault_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the vault's connection settings."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
+        event.listen(engine, "connect", _sqlite_autocommit_off)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",
+            "PRAGMA busy_timeout=30000",
+        ):
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _sqlite_autocommit_off(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
