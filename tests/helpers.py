@@ -8,7 +8,7 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
-from vault.services.import_rows import CUSTOMER_COLUMNS
+from vault.import_format import CUSTOMER_COLUMNS
 
 
 def resident_id(body17: str) -> str:

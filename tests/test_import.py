@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from helpers import customer, read_csv, resident_id, write_csv
 
 from vault.errors import ValidationError
-from vault.services.customers import find_customers, read_customer, store_counts
-from vault.services.import_rows import (
+from vault.import_format import (
     CLAIM_COLUMNS,
     CONSENT_COLUMNS,
     CUSTOMER_COLUMNS,
     INTERACTION_COLUMNS,
     POLICY_COLUMNS,
 )
+from vault.services.customers import find_customers, read_customer, store_counts
 from vault.services.importing import CsvRejects, ImportSources, import_files
 from vault.services.runtime import Vault
 

@@ -33,7 +33,9 @@ class BlindIndexer:
 
     def __init__(self, index_keys: KeyFamily) -> None:
         self._primary: SecretKey = index_keys.primary_key
-        others = [kv.key for v, kv in sorted(index_keys.versions.items()) if v != index_keys.primary]
+        others = [
+            kv.key for v, kv in sorted(index_keys.versions.items()) if v != index_keys.primary
+        ]
         self._all: tuple[SecretKey, ...] = (self._primary, *others)
 
     def digest(self, field: str, canonical: str) -> bytes:

@@ -107,6 +107,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 
 @app.callback()
+@_guard
 def _root(
     ctx: typer.Context,
     database_url: Annotated[
@@ -139,7 +140,16 @@ def _root(
 @_guard
 def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Create a keyring (mode 0600) if there is none, and bring the database schema up to date."""
-    settings = _settings(ctx)
+    result = _initialise(_settings(ctx))
+    if json_out:
+        _print_json(result)
+        return
+    verb = "created" if result["keyring_created"] else "kept existing"
+    _out().print(f"keyring {verb}: {result['keyring']}")
+    _out().print(f"database ready: {result['database']} (schema {result['schema_revision']})")
+
+
+def _initialise(settings: Settings) -> dict[str, Any]:
     created = not settings.keys_path.exists()
     if created:
         create_keyring(settings.keys_path)
@@ -150,20 +160,12 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         migrate.upgrade(engine)
     finally:
         engine.dispose()
-    result = {
+    return {
         "keyring": str(settings.keys_path),
         "keyring_created": created,
         "database": settings.display_database,
         "schema_revision": migrate.head_revision(),
     }
-    if json_out:
-        _print_json(result)
-        return
-    verb = "created" if created else "kept existing"
-    _out().print(f"keyring {verb}: {settings.keys_path}")
-    _out().print(
-        f"database ready: {settings.display_database} (schema {result['schema_revision']})"
-    )
 
 
 @db_app.command("upgrade")
@@ -221,7 +223,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="import summary")
     columns = ("file", "read", "imported", "merged", "updated", "unchanged", "rejected")
     for column in columns:
-        table.add_column(column, justify="left" if column == "file" else "right")
+        if column == "file":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     for f in summary["files"]:
         table.add_row(*(str(f[c]) for c in columns))
     totals = summary["totals"]
@@ -335,7 +340,9 @@ def demo(
 ) -> None:
     """The main job on a fresh machine: init, generate demo data, import it, show the result."""
     settings = _settings(ctx)
-    ctx.invoke(init, ctx=ctx, json_out=False)
+    setup = _initialise(settings)
+    if not json_out:
+        _out().print(f"vault ready: keyring {setup['keyring']}, database {setup['database']}")
     demo_dir = settings.keys_path.parent / "demo"
     files = _generate(demo_dir, customers, seed=0, invalid=max(customers // 100, 1))
     sources = ImportSources(**{k: Path(files[k]) for k in ImportSources.__dataclass_fields__})
@@ -346,13 +353,15 @@ def demo(
     finally:
         vault.close()
     if json_out:
-        _print_json({"import": summary, "stats": counts})
+        _print_json({"setup": setup, "import": summary, "stats": counts})
         return
     _print_summary(summary)
     _out().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
     _out().print(
-        f"{counts['customers']} customers stored, every PII field sealed with AES-256-GCM.\n"
-        "Try: customer-vault find --mobile '+86 138 ...' --json   |   customer-vault stats"
+        f"{counts['customers']} customers stored, every personal field sealed with AES-256-GCM.\n"
+        f"Look one up by any spelling of a mobile from {files['customers']}:\n"
+        "  .venv/bin/customer-vault find --mobile '<mobile>' --json\n"
+        "  .venv/bin/customer-vault stats"
     )
 
 

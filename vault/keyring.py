@@ -155,7 +155,8 @@ def _b64(key: SecretKey) -> str:
 
 def write_keyring(path: Path, document: Mapping[str, Any], *, overwrite: bool = False) -> None:
     """Write a keyring file with mode 0600, atomically; never clobbers one by accident."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
     if path.exists() and not overwrite:
         raise KeyringError(f"{path} already exists; refusing to overwrite a keyring")
     header = (

@@ -17,6 +17,7 @@ few microseconds per value.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from functools import cache
 
@@ -91,7 +92,7 @@ class Field:
         return f"{self.table}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Table:
     """A table of the store and the fields it carries, in column order."""
 
@@ -105,12 +106,16 @@ class Table:
     """Blind-index columns over several fields (e.g. name + mobile for identity resolution)."""
 
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"{self.name}.{name} is not in the schema registry")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.name}.{name} is not in the schema registry") from None
 
-    @property
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    @functools.cached_property
     def encrypted_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.encrypted)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import uuid
 from collections.abc import Mapping
@@ -29,13 +30,24 @@ _HEADER = 3
 
 
 def field_aad(field: Field, record_id: uuid.UUID, key: DataKey) -> bytes:
-    return b"cdv:field:v1\x00%s\x00%s\x00%s\x00%s\x00%d" % (
-        field.table.encode(),
-        field.name.encode(),
+    return _field_part(field) + _record_part(record_id, key)
+
+
+@functools.lru_cache(maxsize=256)
+def _field_part(field: Field) -> bytes:
+    return b"cdv:field:v1\x00%s\x00%s" % (field.table.encode(), field.name.encode())
+
+
+def _record_part(record_id: uuid.UUID, key: DataKey) -> bytes:
+    return b"\x00%s\x00%s\x00%d" % (
         str(record_id).encode(),
         str(key.subject_id).encode(),
         key.version,
     )
+
+
+def _header(key: DataKey) -> bytes:
+    return bytes((FORMAT_V1,)) + key.version.to_bytes(2, "big")
 
 
 def encode_value(kind: Kind, value: Any) -> bytes:
@@ -67,9 +79,12 @@ def decode_value(kind: Kind, raw: bytes) -> Any:
 
 
 def seal(field: Field, record_id: uuid.UUID, key: DataKey, value: Any) -> bytes:
-    aad = field_aad(field, record_id, key)
-    header = bytes((FORMAT_V1,)) + key.version.to_bytes(2, "big")
-    return header + key.aead.seal(encode_value(field.kind, value), header + aad)
+    return _seal(field, key, value, _header(key), _record_part(record_id, key))
+
+
+def _seal(field: Field, key: DataKey, value: Any, header: bytes, record_part: bytes) -> bytes:
+    aad = header + _field_part(field) + record_part
+    return header + key.aead.seal(encode_value(field.kind, value), aad)
 
 
 def open_sealed(field: Field, record_id: uuid.UUID, key: DataKey, sealed: bytes) -> Any:
@@ -90,11 +105,12 @@ def seal_fields(
 ) -> dict[str, bytes | None]:
     """Seal the given encrypted fields of one row; ``None`` stays ``NULL``."""
     sealed: dict[str, bytes | None] = {}
+    header, record_part = _header(key), _record_part(record_id, key)
     for name, value in values.items():
         field = table.field(name)
         if not field.encrypted:
             raise ValueError(f"{field.qualified_name} is not an encrypted field")
-        sealed[name] = None if value is None else seal(field, record_id, key, value)
+        sealed[name] = None if value is None else _seal(field, key, value, header, record_part)
     return sealed
 
 

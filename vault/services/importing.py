@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import json
+import multiprocessing
+import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -37,13 +42,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from vault import blind_index, identifiers, schema
+from vault import import_format as rows
 from vault.crypto import keyed_hash
-from vault.envelope import DataKey, new_data_key
+from vault.envelope import DataKey, WrappedKey, new_data_key, open_data_key
 from vault.errors import IntegrityError, NotFoundError, ValidationError
 from vault.logs import get_logger
 from vault.progress import NullProgress, Progress
 from vault.sealing import open_sealed, seal_fields
-from vault.services import import_rows as rows
 from vault.services.datakeys import load_data_keys, wrapped_key_row
 from vault.services.runtime import Vault
 from vault.storage.tables import (
@@ -145,15 +150,21 @@ def import_files(
     sources: ImportSources,
     rejects: RejectSink | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> ImportSummary:
-    """Import the given files in dependency order; returns what happened to every row."""
+    """Import the given files in dependency order; returns what happened to every row.
+
+    ``workers`` processes prepare large customer files (parse, validate, seal);
+    the default is one per core.  The result does not depend on it.
+    """
     progress = progress or NullProgress()
+    workers = default_workers() if workers is None else workers
     for kind, path in sources.items():  # refuse unreadable files or bad headers before writing
         _check_file(kind, path)
     summary = ImportSummary()
     for kind, path in sources.items():
         importer = _IMPORTERS[kind](vault)
-        summary.files.append(importer.run(path, rejects, progress))
+        summary.files.append(importer.run(path, rejects, progress, workers))
     log.info("import.done", **summary.totals())
     return summary
 
@@ -182,15 +193,78 @@ def _batches(it: Iterator[T], size: int) -> Iterator[list[T]]:
 
 
 def _fingerprint_message(kind: str, record: Any) -> bytes:
-    values = record.canonical() if hasattr(record, "canonical") else _dataclass_values(record)
+    """Every value of a parsed row, unambiguously (JSON), for change detection."""
+    values = [getattr(record, name) for name in record.__dataclass_fields__]
     return (kind + "\x00" + json.dumps(values, sort_keys=True, default=str)).encode()
 
 
-def _dataclass_values(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}
-
-
 Parsed = tuple[int, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    number: int
+    fields: list[str]
+    reason: str
+
+
+_ACTIVE: _FileImporter | None = None
+"""The importer whose ``prepare`` forked workers run (inherited through fork, never pickled)."""
+
+
+def _prepare_in_worker(batch: list[tuple[int, dict[str, str | None]]]) -> list[Any]:
+    if _ACTIVE is None:  # pragma: no cover - only if a worker is started without fork
+        raise RuntimeError("no active importer in this worker")
+    return _ACTIVE.prepare(batch)
+
+
+@contextmanager
+def _preparation(
+    importer: _FileImporter, workers: int
+) -> Iterator[Callable[[list[tuple[int, dict[str, str | None]]]], Callable[[], list[Any]]]]:
+    """Submit batches for preparation; each submission returns a callable giving the result.
+
+    With several workers the pool is forked, so the keys reach the workers as
+    inherited memory: they are never pickled or sent through a pipe.
+    """
+    global _ACTIVE
+    if workers <= 1:
+        yield lambda batch: functools.partial(importer.prepare, batch)
+        return
+    _ACTIVE = importer
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+            def submit(
+                batch: list[tuple[int, dict[str, str | None]]],
+            ) -> Callable[[], list[Any]]:
+                size = -(-len(batch) // workers)
+                futures = [
+                    pool.submit(_prepare_in_worker, batch[i : i + size])
+                    for i in range(0, len(batch), size)
+                ]
+                return lambda: [item for f in futures for item in f.result()]
+
+            yield submit
+    finally:
+        _ACTIVE = None
+
+
+def default_workers() -> int:
+    """Worker processes for preparing large imports: one per usable core."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def sealed_profile(
+    table: schema.Table, cid: uuid.UUID, key: DataKey, row: rows.CustomerRow
+) -> dict[str, bytes | None]:
+    """The row's encrypted fields that have a value, sealed for customer ``cid``."""
+    values = {f.name: getattr(row, f.name) for f in table.encrypted_fields}
+    return seal_fields(table, cid, key, {k: v for k, v in values.items() if v is not None})
 
 
 class _FileImporter:
@@ -203,31 +277,74 @@ class _FileImporter:
         self.vault = vault
         self.table = schema.table(self.kind)
 
-    def run(self, path: Path, rejects: RejectSink | None, progress: Progress) -> FileSummary:
+    parallel = False
+    """Whether preparing a batch is worth shipping to worker processes."""
+
+    def run(
+        self, path: Path, rejects: RejectSink | None, progress: Progress, workers: int = 1
+    ) -> FileSummary:
+        """Read, prepare (possibly in worker processes) and apply the file batch by batch.
+
+        While batch *n* is applied in this process, batch *n+1* is being prepared.
+        """
         summary = FileSummary(kind=self.kind, file=path.name)
-        progress.start(f"importing {path.name}", _count_rows(path))
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                reader = csv.DictReader(fh)
-                numbered = enumerate(reader, start=1)
-                for batch in _batches(numbered, BATCH_SIZE):
-                    summary.read += len(batch)
-                    parsed: list[Parsed] = []
-                    for number, raw in batch:
-                        try:
-                            parsed.append((number, type(self).parse(raw)))
-                        except RowRejected as exc:
-                            self._reject(summary, rejects, path, number, exc.fields, str(exc))
-                    summary.add(self._apply_safely(parsed, path, rejects))
-                    progress.advance(len(batch))
-        except csv.Error:
-            raise ValidationError(
-                f"{self.kind} file", f"is not valid CSV after data row {summary.read}"
-            ) from None
-        finally:
-            progress.finish()
+        total = _count_rows(path)
+        workers = workers if self.parallel and total > 2 * BATCH_SIZE else 1
+        with _preparation(self, workers) as prepare:
+            progress.start(f"importing {path.name}", total)
+            try:
+                with path.open(encoding="utf-8-sig", newline="") as fh:
+                    numbered = enumerate(csv.DictReader(fh), start=1)
+                    in_flight: tuple[int, Callable[[], list[Any]]] | None = None
+                    for batch in _batches(numbered, BATCH_SIZE):
+                        summary.read += len(batch)
+                        submitted = (len(batch), prepare(batch))
+                        if in_flight is not None:
+                            self._consume(summary, in_flight, path, rejects, progress)
+                        in_flight = submitted
+                    if in_flight is not None:
+                        self._consume(summary, in_flight, path, rejects, progress)
+            except csv.Error:
+                raise ValidationError(
+                    f"{self.kind} file", f"is not valid CSV after data row {summary.read}"
+                ) from None
+            finally:
+                progress.finish()
         log.info("import.file", kind=self.kind, read=summary.read, rejected=summary.rejected)
         return summary
+
+    def _consume(
+        self,
+        summary: FileSummary,
+        in_flight: tuple[int, Callable[[], list[Any]]],
+        path: Path,
+        rejects: RejectSink | None,
+        progress: Progress,
+    ) -> None:
+        size, result = in_flight
+        parsed: list[Parsed] = []
+        for item in result():
+            if isinstance(item, _Rejected):
+                self._reject(summary, rejects, path, item.number, item.fields, item.reason)
+            else:
+                parsed.append(item)
+        summary.add(self._apply_safely(parsed, path, rejects))
+        progress.advance(size)
+
+    def prepare(self, batch: list[tuple[int, dict[str, str | None]]]) -> list[Any]:
+        """Parse and validate a batch: pure work, no database (may run in a worker)."""
+        out: list[Any] = []
+        for number, raw in batch:
+            try:
+                row = type(self).parse(raw)
+            except RowRejected as exc:
+                out.append(_Rejected(number, exc.fields, str(exc)))
+                continue
+            out.append((number, self.prepare_row(row)))
+        return out
+
+    def prepare_row(self, row: Any) -> Any:
+        return row
 
     def _reject(
         self,
@@ -304,9 +421,49 @@ class _FileImporter:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _PreparedCustomer:
+    """A valid customer row with everything computable without the database.
+
+    ``new_id``, ``wrapped`` and ``sealed`` are speculative: used if the row turns
+    out to be a new customer, discarded if it attaches to an existing one.
+    """
+
+    row: rows.CustomerRow
+    id_bidx: bytes | None
+    nm_bidx: bytes | None
+    mobile_bidx: bytes | None
+    email_bidx: bytes | None
+    digest: bytes
+    new_id: uuid.UUID
+    wrapped: WrappedKey
+    sealed: dict[str, bytes | None]
+
+
 class _CustomerImporter(_FileImporter):
     kind = "customers"
     parse = staticmethod(rows.parse_customer)
+    parallel = True
+
+    def prepare_row(self, row: rows.CustomerRow) -> _PreparedCustomer:
+        indexer = self.vault.indexer
+        cid = uuid.uuid4()
+        key, wrapped = new_data_key(self.vault.provider, cid)
+        return _PreparedCustomer(
+            row=row,
+            id_bidx=indexer.digest(blind_index.ID_NUMBER, row.id_number) if row.id_number else None,
+            nm_bidx=indexer.name_mobile(row.full_name, row.mobile) if row.mobile else None,
+            mobile_bidx=indexer.digest(blind_index.MOBILE, row.mobile) if row.mobile else None,
+            email_bidx=(
+                indexer.digest(blind_index.EMAIL, identifiers.email_index_form(row.email))
+                if row.email
+                else None
+            ),
+            digest=self.fingerprint(row),
+            new_id=cid,
+            wrapped=wrapped,
+            sealed=sealed_profile(self.table, cid, key, row),
+        )
 
     def apply(
         self, conn: Connection, parsed: list[Parsed], path: Path, rejects: RejectSink | None
@@ -336,6 +493,7 @@ class _CustomerBatch:
         self.now = self.vault.clock()
         self.summary = FileSummary(kind="customers", file=path.name)
         self.keys: dict[uuid.UUID, DataKey] = {}
+        self.wrapped: dict[uuid.UUID, WrappedKey] = {}
         self.known: dict[uuid.UUID, _Known] = {}
         self.pending: dict[str, list[dict[str, Any]]] = {
             "data_keys": [],
@@ -346,26 +504,20 @@ class _CustomerBatch:
         self.org_units: dict[str, int] = {}
 
     def run(self, parsed: list[Parsed]) -> FileSummary:
-        indexer = self.vault.indexer
-        prepared = []
-        for number, row in parsed:
-            id_bidx = (
-                indexer.digest(blind_index.ID_NUMBER, row.id_number) if row.id_number else None
-            )
-            nm_bidx = indexer.name_mobile(row.full_name, row.mobile) if row.mobile else None
-            prepared.append((number, row, id_bidx, nm_bidx, self.importer.fingerprint(row)))
-        links = self._existing_links(parsed)
+        prepared: list[tuple[int, _PreparedCustomer]] = parsed
+        links = self._existing_links([(n, p.row) for n, p in prepared])
         by_id = self._existing_by(
-            columns(Customer).id_number_bidx, [p[2] for p in prepared if p[2]]
+            columns(Customer).id_number_bidx, [p.id_bidx for _, p in prepared if p.id_bidx]
         )
         by_nm = self._existing_by(
-            columns(Customer).name_mobile_bidx, [p[3] for p in prepared if p[3]]
+            columns(Customer).name_mobile_bidx, [p.nm_bidx for _, p in prepared if p.nm_bidx]
         )
         self._load_customers(
             {c for c, _ in links.values()} | set(by_id.values()) | set(by_nm.values())
         )
 
-        for number, row, id_bidx, nm_bidx, digest in prepared:
+        for number, p in prepared:
+            row, id_bidx, nm_bidx, digest = p.row, p.id_bidx, p.nm_bidx, p.digest
             key = (row.source_system, row.source_id)
             if key in links:
                 cid, old_digest = links[key]
@@ -384,7 +536,7 @@ class _CustomerBatch:
                     links[key] = (match, digest)
                     self.summary.merged += 1
                 continue
-            cid = self._create(row, id_bidx, nm_bidx)
+            cid = self._create(p)
             self._link(key, cid, digest)
             links[key] = (cid, digest)
             if id_bidx:
@@ -443,41 +595,27 @@ class _CustomerBatch:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _sealed_profile(
-        self, cid: uuid.UUID, key: DataKey, row: rows.CustomerRow
-    ) -> dict[str, Any]:
-        values = {f.name: getattr(row, f.name) for f in self.table.encrypted_fields}
-        return seal_fields(self.table, cid, key, {k: v for k, v in values.items() if v is not None})
-
-    def _create(
-        self, row: rows.CustomerRow, id_bidx: bytes | None, nm_bidx: bytes | None
-    ) -> uuid.UUID:
-        cid = uuid.uuid4()
-        key, wrapped = new_data_key(self.vault.provider, cid)
-        self.keys[cid] = key
+    def _create(self, p: _PreparedCustomer) -> uuid.UUID:
+        row, cid = p.row, p.new_id
+        self.wrapped[cid] = p.wrapped
         self.known[cid] = _Known(
-            mobile=row.mobile, custom=dict(row.custom_attributes), id_bidx=id_bidx
+            mobile=row.mobile, custom=dict(row.custom_attributes), id_bidx=p.id_bidx
         )
         record: dict[str, Any] = {f.name: None for f in self.table.encrypted_fields}
-        record.update(self._sealed_profile(cid, key, row))
-        indexer = self.vault.indexer
+        record.update(p.sealed)
         record.update(
             id=cid,
             id_type=row.id_type,
-            id_number_bidx=id_bidx,
-            mobile_bidx=indexer.digest(blind_index.MOBILE, row.mobile) if row.mobile else None,
-            email_bidx=(
-                indexer.digest(blind_index.EMAIL, identifiers.email_index_form(row.email))
-                if row.email
-                else None
-            ),
-            name_mobile_bidx=nm_bidx,
+            id_number_bidx=p.id_bidx,
+            mobile_bidx=p.mobile_bidx,
+            email_bidx=p.email_bidx,
+            name_mobile_bidx=p.nm_bidx,
             org_unit_id=self._org_unit(row.org_unit),
             custom_attributes=dict(row.custom_attributes),
             created_at=self.now,
             updated_at=self.now,
         )
-        self.pending["data_keys"].append(wrapped_key_row(wrapped, self.now))
+        self.pending["data_keys"].append(wrapped_key_row(p.wrapped, self.now))
         self.pending["customers"].append(record)
         self.pending_customers.add(cid)
         return cid
@@ -487,6 +625,8 @@ class _CustomerBatch:
     ) -> bool:
         """Overwrite the fields the row provides; empty cells never erase. False if rejected."""
         known = self.known.get(cid)
+        if cid not in self.keys and cid in self.wrapped:
+            self.keys[cid] = open_data_key(self.vault.provider, self.wrapped[cid])
         key = self.keys.get(cid)
         if known is None or key is None:
             raise IntegrityError(f"customer {cid} has no data key; the store is inconsistent")
@@ -504,7 +644,7 @@ class _CustomerBatch:
                     "id_number: already belongs to another customer",
                 )
                 return False
-        values: dict[str, Any] = self._sealed_profile(cid, key, row)
+        values: dict[str, Any] = sealed_profile(self.table, cid, key, row)
         indexer = self.vault.indexer
         mobile = row.mobile or self._stored_mobile(cid, known, key)
         if row.id_number:

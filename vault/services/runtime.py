@@ -8,6 +8,7 @@ argument.  The clock is injectable so tests can pin time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ class Vault:
     indexer: BlindIndexer
     clock: Clock = field(default=utc_now)
 
-    @property
+    @functools.cached_property
     def fingerprint_key(self) -> SecretKey:
         """Keys row fingerprints (import idempotency); derived, never stored."""
         return derive_key(self.keyring.index.primary_key, "import-fingerprint")

@@ -41,12 +41,25 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class RawBytes(LargeBinary):
+    """BLOB/bytea handed to the driver as ``bytes``, without a per-value wrapper.
+
+    sqlite3 and psycopg both take ``bytes`` natively; SQLAlchemy's default
+    ``Binary()`` wrapping costs about half of a bulk insert of sealed rows.
+    """
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+
 def _blob(nullable: bool = True) -> Any:
-    return Field(default=None, sa_type=LargeBinary, nullable=nullable)
+    return Field(default=None, sa_type=RawBytes, nullable=nullable)
 
 
 def _digest(*, unique: bool = False, index: bool = True) -> Any:
-    return Field(default=None, sa_type=LargeBinary, nullable=True, unique=unique, index=index)
+    return Field(default=None, sa_type=RawBytes, nullable=True, unique=unique, index=index)
 
 
 def _ts(nullable: bool = False) -> Any:
@@ -94,7 +107,7 @@ class DataKeyRow(SQLModel, table=True):
     subject_id: uuid.UUID = Field(primary_key=True)
     version: int = Field(default=1)
     kek_version: int = Field(index=True)
-    wrapped: bytes = Field(sa_type=LargeBinary)
+    wrapped: bytes = Field(sa_type=RawBytes)
     created_at: dt.datetime = _ts()
 
 
@@ -135,7 +148,7 @@ class SourceLink(SQLModel, table=True):
     source_system: str = Field(sa_type=String(32), primary_key=True)
     source_id: str = Field(sa_type=String(64), primary_key=True)
     customer_id: uuid.UUID = _customer_fk()
-    content_digest: bytes | None = Field(default=None, sa_type=LargeBinary)
+    content_digest: bytes | None = Field(default=None, sa_type=RawBytes)
     linked_at: dt.datetime = _ts()
 
 
@@ -154,7 +167,7 @@ class Policy(SQLModel, table=True):
     sum_insured: decimal.Decimal | None = _money()
     sales_channel: str = Field(sa_type=String(32))
     source_system: str = Field(sa_type=String(32))
-    content_digest: bytes | None = Field(default=None, sa_type=LargeBinary)
+    content_digest: bytes | None = Field(default=None, sa_type=RawBytes)
     created_at: dt.datetime = _ts()
 
 
@@ -177,7 +190,7 @@ class Claim(SQLModel, table=True):
     status: str = Field(sa_type=String(16))
     description: bytes | None = _blob()
     source_system: str = Field(sa_type=String(32))
-    content_digest: bytes | None = Field(default=None, sa_type=LargeBinary)
+    content_digest: bytes | None = Field(default=None, sa_type=RawBytes)
     created_at: dt.datetime = _ts()
 
 

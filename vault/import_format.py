@@ -13,7 +13,7 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from vault import identifiers
@@ -194,10 +194,6 @@ class CustomerRow:
     education: str | None
     org_unit: str | None
     custom_attributes: dict[str, str] = field(default_factory=dict)
-
-    def canonical(self) -> dict[str, Any]:
-        """Every value, for content fingerprints (change detection on re-import)."""
-        return asdict(self)
 
 
 def _source(reader: RowReader, id_column: str) -> tuple[str | None, str | None]:
