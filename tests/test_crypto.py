@@ -82,3 +82,16 @@ def test_derived_keys_differ_by_purpose_and_from_their_root() -> None:
     assert a != b
     assert root not in (a, b)
     assert derive_key(root, "a") == a
+
+
+def test_signatures_verify_with_the_public_key_alone_and_fail_when_altered() -> None:
+    from vault.crypto import Signer, signature_is_valid
+
+    signer = Signer(SecretKey.generate())
+    signature = signer.sign(b"checkpoint 42")
+    assert signature_is_valid(signer.public_key(), signature, b"checkpoint 42")
+    assert not signature_is_valid(signer.public_key(), signature, b"checkpoint 43")
+    other = Signer(SecretKey.generate())
+    assert not signature_is_valid(other.public_key(), signature, b"checkpoint 42")
+    assert not signature_is_valid(b"short", signature, b"checkpoint 42")
+    assert repr(signer) == "Signer(***)"

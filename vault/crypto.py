@@ -18,8 +18,10 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from vault.errors import IntegrityError
 
@@ -107,3 +109,39 @@ def derive_key(key: SecretKey, purpose: str) -> SecretKey:
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
+
+
+class Signer:
+    """Ed25519 signatures from a 32-byte seed (the keyring's ``audit`` key).
+
+    Audit checkpoints are signed so that anyone holding only the public key can
+    verify them outside the database.
+    """
+
+    __slots__ = ("_private",)
+
+    def __init__(self, seed: SecretKey) -> None:
+        self._private = Ed25519PrivateKey.from_private_bytes(seed.reveal())
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+    def public_key(self) -> bytes:
+        """The raw 32-byte public key."""
+        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def __repr__(self) -> str:
+        return "Signer(***)"
+
+
+def signature_is_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Verify an Ed25519 signature with a raw 32-byte public key; never raises."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()

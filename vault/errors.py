@@ -9,7 +9,10 @@
     ├── ValidationError           input that breaks a rule; says which field, never the value
     ├── NotFoundError             no such record (or not visible to the caller)
     ├── ConflictError             the write collides with existing data
+    ├── AccessDenied              the policy refuses this principal, action, purpose or scope
+    ├── AuthenticationError       no valid credentials
     └── StorageError              the database did not do what was asked
+        └── AuditUnavailable      the audit event could not be written: fail closed
 
 Messages are written for operators and never contain a PII value: callers may
 log them and the API returns them as problem details.  The API maps each class
@@ -58,3 +61,19 @@ class ConflictError(VaultError):
 
 class StorageError(VaultError):
     """The database failed in a way the caller cannot fix by changing the input."""
+
+
+class AuditUnavailable(StorageError):
+    """An audit event could not be durably written, so the access it records must not happen."""
+
+
+class AccessDenied(VaultError):
+    """The policy refuses the request; ``reason`` is recorded in the audit event."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AuthenticationError(VaultError):
+    """Missing, unknown or revoked credentials."""

@@ -481,6 +481,14 @@ class _Known:
 
 
 class _CustomerBatch:
+    """One batch of customer rows, resolved against the database and itself, then written.
+
+    New customers, their keys and links are collected and inserted in bulk at the
+    end; a later row of the same batch that attaches to one of them updates the
+    pending record in memory, so a batch costs a handful of statements, not one
+    per merge.
+    """
+
     def __init__(
         self, importer: _CustomerImporter, conn: Connection, path: Path, rejects: RejectSink | None
     ) -> None:
@@ -500,13 +508,15 @@ class _CustomerBatch:
             "customers": [],
             "links": [],
         }
-        self.pending_customers: set[uuid.UUID] = set()
+        self.pending_records: dict[uuid.UUID, dict[str, Any]] = {}
+        self.pending_links: dict[tuple[str, str], dict[str, Any]] = {}
+        self.by_id: dict[bytes, uuid.UUID] = {}
         self.org_units: dict[str, int] = {}
 
     def run(self, parsed: list[Parsed]) -> FileSummary:
         prepared: list[tuple[int, _PreparedCustomer]] = parsed
         links = self._existing_links([(n, p.row) for n, p in prepared])
-        by_id = self._existing_by(
+        by_id = self.by_id = self._existing_by(
             columns(Customer).id_number_bidx, [p.id_bidx for _, p in prepared if p.id_bidx]
         )
         by_nm = self._existing_by(
@@ -617,7 +627,7 @@ class _CustomerBatch:
         )
         self.pending["data_keys"].append(wrapped_key_row(p.wrapped, self.now))
         self.pending["customers"].append(record)
-        self.pending_customers.add(cid)
+        self.pending_records[cid] = record
         return cid
 
     def _update(
@@ -630,11 +640,11 @@ class _CustomerBatch:
         key = self.keys.get(cid)
         if known is None or key is None:
             raise IntegrityError(f"customer {cid} has no data key; the store is inconsistent")
-        if self.pending_customers:
-            self._flush()
         if id_bidx and id_bidx != known.id_bidx:
-            owner = self._existing_by(columns(Customer).id_number_bidx, [id_bidx])
-            if owner and owner[id_bidx] != cid:
+            owner = self.by_id.get(id_bidx) or self._existing_by(
+                columns(Customer).id_number_bidx, [id_bidx]
+            ).get(id_bidx)
+            if owner is not None and owner != cid:
                 self.importer._reject(
                     self.summary,
                     self.rejects,
@@ -647,8 +657,11 @@ class _CustomerBatch:
         values: dict[str, Any] = sealed_profile(self.table, cid, key, row)
         indexer = self.vault.indexer
         mobile = row.mobile or self._stored_mobile(cid, known, key)
-        if row.id_number:
+        if row.id_number and id_bidx:
             values.update(id_type=row.id_type, id_number_bidx=id_bidx)
+            if known.id_bidx and self.by_id.get(known.id_bidx) == cid:
+                del self.by_id[known.id_bidx]
+            self.by_id[id_bidx] = cid
             known.id_bidx = id_bidx
         if row.mobile:
             values["mobile_bidx"] = indexer.digest(blind_index.MOBILE, row.mobile)
@@ -665,7 +678,12 @@ class _CustomerBatch:
             known.custom = known.custom | row.custom_attributes
             values["custom_attributes"] = known.custom
         values["updated_at"] = self.now
-        self.conn.execute(sa.update(Customer).where(columns(Customer).id == cid).values(**values))
+        if cid in self.pending_records:
+            self.pending_records[cid].update(values)
+        else:
+            self.conn.execute(
+                sa.update(Customer).where(columns(Customer).id == cid).values(**values)
+            )
         return True
 
     def _stored_mobile(self, cid: uuid.UUID, known: _Known, key: DataKey) -> str | None:
@@ -674,18 +692,20 @@ class _CustomerBatch:
         return known.mobile if isinstance(known.mobile, str) else None
 
     def _link(self, key: tuple[str, str], cid: uuid.UUID, digest: bytes) -> None:
-        self.pending["links"].append(
-            {
-                "source_system": key[0],
-                "source_id": key[1],
-                "customer_id": cid,
-                "content_digest": digest,
-                "linked_at": self.now,
-            }
-        )
+        link = {
+            "source_system": key[0],
+            "source_id": key[1],
+            "customer_id": cid,
+            "content_digest": digest,
+            "linked_at": self.now,
+        }
+        self.pending["links"].append(link)
+        self.pending_links[key] = link
 
     def _relink(self, key: tuple[str, str], digest: bytes) -> None:
-        self._flush()
+        if key in self.pending_links:
+            self.pending_links[key]["content_digest"] = digest
+            return
         self.conn.execute(
             sa.update(SourceLink)
             .where(columns(SourceLink).source_system == key[0])
@@ -702,7 +722,8 @@ class _CustomerBatch:
             if self.pending[name]:
                 self.conn.execute(sa.insert(model), self.pending[name])
                 self.pending[name] = []
-        self.pending_customers.clear()
+        self.pending_records.clear()
+        self.pending_links.clear()
 
 
 class _ChildImporter(_FileImporter):
