@@ -80,6 +80,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Database schema.")
 app.add_typer(db_app, name="db")
+principals_app = typer.Typer(
+    no_args_is_help=True, pretty_exceptions_enable=False, help="API principals and their keys."
+)
+app.add_typer(principals_app, name="principals")
 
 
 def _err() -> Console:
@@ -128,12 +132,21 @@ def _root(
             show_envvar=True,
         ),
     ] = None,
+    policies: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies",
+            envvar="VAULT_POLICIES",
+            help="Policy directory (default: this checkout's policies/).",
+            show_envvar=True,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="Log level for the JSON logs on stderr.")
     ] = "WARNING",
 ) -> None:
     configure_logging(log_level.upper())
-    ctx.obj = Settings.resolve(database_url=database_url, keys_path=keys)
+    ctx.obj = Settings.resolve(database_url=database_url, keys_path=keys, policies_dir=policies)
 
 
 @app.command()
@@ -164,7 +177,7 @@ def _initialise(settings: Settings) -> dict[str, Any]:
         "keyring": str(settings.keys_path),
         "keyring_created": created,
         "database": settings.display_database,
-        "schema_revision": migrate.head_revision(),
+        "schema_revision": ",".join(sorted(migrate.head_revisions())),
     }
 
 
@@ -176,7 +189,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
-        _out().print(f"schema at {migrate.current_revision(engine)}")
+        _out().print(f"schema at {', '.join(sorted(migrate.current_revisions(engine)))}")
     finally:
         engine.dispose()
 
@@ -362,6 +375,151 @@ def demo(
         f"Look one up by any spelling of a mobile from {files['customers']}:\n"
         "  .venv/bin/customer-vault find --mobile '<mobile>' --json\n"
         "  .venv/bin/customer-vault stats"
+    )
+
+
+@app.command()
+@_guard
+def redact(
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Read JSON lines on stdin, write JSON lines on stdout.")
+    ] = False,
+) -> None:
+    """Strip PII from free text, offline (presidio with the vault's recognizers).
+
+    Input lines: {"id", "text", "lang"?: "en"|"zh", "known"?: {"name", "phone", ...}}.
+    Output lines: {"id", "text": <redacted>, "entities": [{"type", "start", "end", "score"}]}.
+    Streams line by line; a bad line gets {"id", "line", "error"} and the stream goes on.
+    """
+    if not jsonl:
+        raise errors.ValidationError("redact", "only --jsonl is supported: pipe JSON lines in")
+    from vault.redaction import Redactor, redact_jsonl
+
+    stats = redact_jsonl(sys.stdin, sys.stdout, Redactor())
+    if stats.errors:
+        _err().print(f"{stats.redacted} lines redacted, {stats.errors} lines with errors")
+        raise typer.Exit(2)
+
+
+def _known_roles(settings: Settings) -> frozenset[str]:
+    from vault.policy import load_policies
+
+    return frozenset(load_policies(settings.policies_dir / "roles.yaml").roles)
+
+
+@principals_app.command("add")
+@_guard
+def principals_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="An identifier such as cs-shanghai-app.")],
+    role: Annotated[str, typer.Option(help="A role from policies/roles.yaml.")],
+    org_unit: Annotated[
+        str | None, typer.Option("--org-unit", help="Org-unit code (required for employees).")
+    ] = None,
+    kind: Annotated[str, typer.Option(help="service or employee.")] = "service",
+    json_out: JsonFlag = False,
+) -> None:
+    """Create a principal and print its API key once (only a hash is stored)."""
+    from vault.services.principals import add_principal
+
+    settings = _settings(ctx)
+    vault = _vault(ctx)
+    try:
+        info, key = add_principal(
+            vault, name, role, known_roles=_known_roles(settings), org_unit=org_unit, kind=kind
+        )
+    finally:
+        vault.close()
+    if json_out:
+        _print_json(
+            {
+                "name": info.name,
+                "role": info.role,
+                "org_unit": info.org_unit,
+                "kind": info.kind,
+                "api_key": key,
+            }
+        )
+        return
+    _out().print(f"principal {info.name} ({info.role}) created. API key, shown only now:")
+    _out().print(key, markup=False, highlight=False)
+
+
+@principals_app.command("list")
+@_guard
+def principals_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """List principals (never their keys)."""
+    from vault.services.principals import list_principals
+
+    vault = _vault(ctx)
+    try:
+        found = list_principals(vault)
+    finally:
+        vault.close()
+    rows = [
+        {
+            "name": p.name,
+            "kind": p.kind,
+            "role": p.role,
+            "org_unit": p.org_unit,
+            "revoked": p.revoked,
+        }
+        for p in found
+    ]
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table(title="principals")
+    for column in ("name", "kind", "role", "org_unit", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c] if row[c] is not None else "") for c in row))
+    _out().print(table)
+
+
+@principals_app.command("revoke")
+@_guard
+def principals_revoke(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The principal to revoke.")]
+) -> None:
+    """Revoke a principal's API key at once."""
+    from vault.services.principals import revoke_principal
+
+    vault = _vault(ctx)
+    try:
+        revoke_principal(vault, name)
+    finally:
+        vault.close()
+    _out().print(f"principal {name} revoked")
+
+
+@app.command()
+@_guard
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn); OpenAPI docs at /docs."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(ctx)
+    open_vault(settings).close()  # refuse to start on a bad keyring or schema, with a clear error
+    os.environ["VAULT_DATABASE_URL"] = settings.database_url
+    os.environ["VAULT_KEYS"] = str(settings.keys_path)
+    os.environ["VAULT_POLICIES"] = str(settings.policies_dir)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        server_header=False,
+        log_level="warning",
     )
 
 

@@ -11,7 +11,6 @@ email-validator); this module only decides the canonical form.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum import exceptions as stdnum_errors
-from stdnum import numdb
 from stdnum.cn import ric
 
 from vault.errors import ValidationError
@@ -52,11 +50,12 @@ class ResidentId:
 def parse_resident_id(
     value: str, field: str = "id_number", *, today: dt.date | None = None
 ) -> ResidentId:
-    """Check digit (ISO 7064 MOD 11-2), embedded birth date and area code of a PRC ID.
+    """Check digit (ISO 7064 MOD 11-2) and embedded birth date of an 18-character PRC ID.
 
-    The checks of ``stdnum.cn.ric.validate``, in an order that lets the area-code
-    lookup (the slow part: a table read per call) be cached, and with the area
-    code checked against every year rather than the birth year (see below).
+    Deliberately not ``stdnum.cn.ric.validate`` whole: that also requires the
+    area code to be in stdnum's division table *as of the birth year*, and the
+    table dates most districts from 1983, so it rejects real IDs of older
+    customers.  The check digit already catches typing errors.
     """
     number = value.translate(_SEPARATORS).upper()
     if len(number) != 18:
@@ -71,22 +70,8 @@ def parse_resident_id(
         raise ValidationError(field, "embedded birth date is not a real date") from None
     if birth >= (today or dt.date.today()):
         raise ValidationError(field, "embedded birth date is not in the past")
-    if not _area_code_known(number[:6]):
-        raise ValidationError(field, "area code is not a PRC administrative division")
     gender = "M" if int(number[16]) % 2 == 1 else "F"
     return ResidentId(number=number, birth_date=birth, gender=gender)
-
-
-@functools.lru_cache(maxsize=8192)
-def _area_code_known(area: str) -> bool:
-    """Whether stdnum's division table knows the area code, in any year.
-
-    ``stdnum.cn.ric.validate`` also requires the code to have been assigned in
-    the birth year, but its table dates most district codes from 1983, which
-    would reject real IDs of customers born earlier: the vault does not.
-    """
-    found = {k for _, properties in numdb.get("cn/loc").info(area) for k in properties}
-    return "county" in found
 
 
 def canonical_passport(value: str, field: str = "id_number") -> str:

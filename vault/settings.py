@@ -3,7 +3,8 @@
 The embedded default keeps both in ``./vault-data/`` (``VAULT_HOME`` moves it):
 an SQLite file and a keyring file that ``customer-vault init`` creates.
 ``VAULT_DATABASE_URL`` switches to PostgreSQL; ``VAULT_KEYS`` points at another
-keyring.  Settings are read when a command or the app starts, never at import.
+keyring; ``VAULT_POLICIES`` at another policy directory (default: ``policies/``
+of this checkout).  Settings are read when a command or the app starts, never at import.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from pathlib import Path
 
 from vault.storage.engine import normalise_url
 
+PACKAGED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     keys_path: Path
+    policies_dir: Path = PACKAGED_POLICIES
 
     @classmethod
     def resolve(
@@ -27,13 +31,19 @@ class Settings:
         *,
         database_url: str | None = None,
         keys_path: Path | None = None,
+        policies_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
         home = Path(env.get("VAULT_HOME") or "vault-data")
         url = database_url or env.get("VAULT_DATABASE_URL") or f"sqlite:///{home / 'vault.db'}"
         keys = keys_path or (Path(env["VAULT_KEYS"]) if env.get("VAULT_KEYS") else None)
-        return cls(database_url=normalise_url(url), keys_path=keys or home / "keys.toml")
+        policies = policies_dir or Path(env.get("VAULT_POLICIES") or PACKAGED_POLICIES)
+        return cls(
+            database_url=normalise_url(url),
+            keys_path=keys or home / "keys.toml",
+            policies_dir=policies,
+        )
 
     @property
     def display_database(self) -> str:

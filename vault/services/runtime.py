@@ -59,13 +59,13 @@ def open_vault(
     engine = create_vault_engine(settings.database_url)
     if require_schema:
         try:
-            current = migrate.current_revision(engine)
+            current = migrate.is_current(engine)
         except Exception:
             engine.dispose()
             raise ConfigurationError(
                 f"cannot open the database {settings.display_database}"
             ) from None
-        if current != migrate.head_revision():
+        if not current:
             engine.dispose()
             raise ConfigurationError(
                 "the database schema is not current: run `customer-vault db upgrade` "

@@ -227,6 +227,22 @@ class Consent(SQLModel, table=True):
     fingerprint: bytes | None = _digest(unique=True)
 
 
+class Principal(SQLModel, table=True):
+    """Who may call the API: a service account or an employee, with one API key."""
+
+    __tablename__ = "principals"
+
+    id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(sa_type=String(64), unique=True)
+    kind: str = Field(sa_type=String(16))
+    role: str = Field(sa_type=String(32))
+    org_unit_id: int | None = Field(default=None, foreign_key="org_units.id")
+    key_id: str = Field(sa_type=String(16), unique=True, index=True)
+    key_hash: bytes = Field(sa_type=RawBytes)
+    created_at: dt.datetime = _ts()
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+
+
 TABLES: dict[str, type[SQLModel]] = {
     "org_units": OrgUnit,
     "employees": Employee,
@@ -237,6 +253,7 @@ TABLES: dict[str, type[SQLModel]] = {
     "claims": Claim,
     "interactions": Interaction,
     "consents": Consent,
+    "principals": Principal,
 }
 """Every table by name, in dependency order (parents first)."""
 

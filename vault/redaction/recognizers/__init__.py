@@ -1,0 +1,1 @@
+"""One class per kind of personal data; :mod:`.registry` lists the ones the redactor runs."""
