@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from vault import identifiers
@@ -63,3 +66,19 @@ def test_emails_keep_their_local_part_but_index_case_insensitively() -> None:
     assert identifiers.email_index_form("ZhangWei@163.com") == "zhangwei@163.com"
     with pytest.raises(ValidationError):
         identifiers.canonical_email("zhang@@163.com")
+
+
+@given(number=st.integers(min_value=10_000_000_000, max_value=19_999_999_999))
+def test_the_chinese_mobile_fast_path_agrees_with_phonenumbers(number: int) -> None:
+    """The cached 7-digit-prefix verdict equals phonenumbers' full parse of the whole number."""
+    parsed = phonenumbers.parse(str(number), "CN")
+    expected = phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    try:
+        identifiers.canonical_mobile(str(number))
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == expected

@@ -526,3 +526,36 @@ def test_rejects_writer_has_a_header_even_when_nothing_is_rejected() -> None:
     buffer = io.StringIO()
     CsvRejects(buffer)
     assert buffer.getvalue().strip() == "source_file,row_number,fields,reason"
+
+
+def test_preparing_in_worker_processes_gives_the_same_result_as_in_process(
+    settings: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked-worker path (used for large files) against the in-process path."""
+    from vault.demo_data import generate_demo_data
+    from vault.services import importing
+    from vault.services.runtime import open_vault
+
+    demo = generate_demo_data(tmp_path / "demo", 300, seed=3, invalid_rows=7)
+    monkeypatch.setattr(importing._CustomerImporter, "parallel_min_rows", 1)
+    monkeypatch.setattr(importing, "BATCH_SIZE", 64)
+    outcomes = []
+    for workers in (1, 2):
+        vault = open_vault(settings)  # type: ignore[arg-type]
+        try:
+            with vault.engine.begin() as conn:  # start from an empty store each time
+                for table in ("source_links", "customers", "data_keys", "org_units"):
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+            rejects = tmp_path / f"rejects-{workers}.csv"
+            with rejects.open("w", encoding="utf-8", newline="") as fh:
+                summary = import_files(
+                    vault, ImportSources(customers=demo.customers), CsvRejects(fh), workers=workers
+                )
+            found = find_customers(vault, "mobile", read_csv(demo.customers)[0]["mobile"])
+            outcomes.append(
+                (summary.totals(), rejects.read_text(), len(found), store_counts(vault))
+            )
+        finally:
+            vault.close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0]["merged"] > 0

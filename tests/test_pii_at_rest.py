@@ -90,15 +90,29 @@ def _sqlite_bytes(vault: Vault) -> bytes:
     return b"".join(p.read_bytes() for p in files if p.exists())
 
 
-def _postgres_bytes(vault: Vault, wal_start: str) -> Iterator[bytes]:
-    """COPY of every table, then the raw heap, TOAST and index files, then the WAL written."""
+def _wal_position(vault: Vault) -> tuple[str, int]:
+    """The WAL segment file and byte offset where the next write will go."""
+    with vault.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT file_name, file_offset FROM pg_walfile_name_offset(pg_current_wal_insert_lsn())"
+        ).one()
+    return str(row[0]), int(row[1])
+
+
+def _postgres_bytes(vault: Vault, wal_start: tuple[str, int]) -> Iterator[tuple[str, bytes]]:
+    """COPY of every table, the raw heap, TOAST and index files, and the WAL the test wrote.
+
+    Only the WAL bytes between the test's start and end positions are read: the
+    segments are shared by every database of the cluster (and recycled), so the
+    bytes around them belong to other work.
+    """
     with vault.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
         with raw.cursor() as cursor:
             for table in TABLES:
                 with cursor.copy(f'COPY (SELECT * FROM "{table}") TO STDOUT') as copy:
-                    yield b"".join(bytes(chunk) for chunk in copy)
+                    yield "copy", b"".join(bytes(chunk) for chunk in copy)
         conn.exec_driver_sql("CHECKPOINT")
         data_dir = Path(conn.exec_driver_sql("SHOW data_directory").scalar_one())
         if not os.access(data_dir, os.R_OK):
@@ -113,11 +127,15 @@ def _postgres_bytes(vault: Vault, wal_start: str) -> Iterator[bytes]:
         ).scalars()
         for relative in relations:
             for segment in data_dir.glob(relative + "*"):
-                yield segment.read_bytes()
-        end = conn.exec_driver_sql("SELECT pg_walfile_name(pg_current_wal_lsn())").scalar_one()
-        for wal in sorted((data_dir / "pg_wal").glob("0*")):
-            if wal_start <= wal.name <= end:
-                yield wal.read_bytes()
+                yield "files", segment.read_bytes()
+    end = _wal_position(vault)  # committed WAL is already on disk
+    start_name, start_offset = wal_start
+    for wal in sorted((data_dir / "pg_wal").glob("0*")):
+        if start_name <= wal.name <= end[0]:
+            data = wal.read_bytes()
+            first = start_offset if wal.name == start_name else 0
+            last = end[1] if wal.name == end[0] else len(data)
+            yield "wal", data[first:last]
 
 
 def test_database_files_and_wal_hold_no_plaintext_pii(
@@ -125,12 +143,9 @@ def test_database_files_and_wal_hold_no_plaintext_pii(
 ) -> None:
     values = _seeded_values(demo)
     assert len(values) > 500  # names, IDs, mobiles, emails, addresses, notes, numbers
-    wal_start = ""
+    wal_start = ("", 0)
     if vault.engine.dialect.name == "postgresql":
-        with vault.engine.connect() as conn:
-            wal_start = conn.exec_driver_sql(
-                "SELECT pg_walfile_name(pg_current_wal_lsn())"
-            ).scalar_one()
+        wal_start = _wal_position(vault)
     _import(vault, demo, tmp_path / "rejects.csv")
 
     if vault.engine.dialect.name == "sqlite":
@@ -138,7 +153,14 @@ def test_database_files_and_wal_hold_no_plaintext_pii(
         vault.engine.dispose()
         haystack += _sqlite_bytes(vault)
     else:
-        haystack = b"".join(_postgres_bytes(vault, wal_start))
+        parts: dict[str, bytes] = {}
+        for kind, chunk in _postgres_bytes(vault, wal_start):
+            parts[kind] = parts.get(kind, b"") + chunk
+        for kind, part in parts.items():  # each kind of scan sees the stored data
+            assert all(c.encode() in part for c in _source_ids(demo)), kind
+        if IN_CI:
+            assert set(parts) == {"copy", "files", "wal"}
+        haystack = b"".join(parts.values())
     controls = _source_ids(demo)
     assert all(c.encode() in haystack for c in controls), "the scan does not see stored data"
     assert _leaks(haystack, values) == []

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -279,6 +279,8 @@ class _FileImporter:
 
     parallel = False
     """Whether preparing a batch is worth shipping to worker processes."""
+    parallel_min_rows = 2 * BATCH_SIZE
+    """Below this many rows, forking workers costs more than it saves."""
 
     def run(
         self, path: Path, rejects: RejectSink | None, progress: Progress, workers: int = 1
@@ -289,16 +291,19 @@ class _FileImporter:
         """
         summary = FileSummary(kind=self.kind, file=path.name)
         total = _count_rows(path)
-        workers = workers if self.parallel and total > 2 * BATCH_SIZE else 1
+        workers = workers if self.parallel and total >= self.parallel_min_rows else 1
         with _preparation(self, workers) as prepare:
             progress.start(f"importing {path.name}", total)
             try:
                 with path.open(encoding="utf-8-sig", newline="") as fh:
                     numbered = enumerate(csv.DictReader(fh), start=1)
-                    in_flight: tuple[int, Callable[[], list[Any]]] | None = None
+                    in_flight: (
+                        tuple[list[tuple[int, dict[str, str | None]]], Callable[[], list[Any]]]
+                        | None
+                    ) = None
                     for batch in _batches(numbered, BATCH_SIZE):
                         summary.read += len(batch)
-                        submitted = (len(batch), prepare(batch))
+                        submitted = (batch, prepare(batch))
                         if in_flight is not None:
                             self._consume(summary, in_flight, path, rejects, progress)
                         in_flight = submitted
@@ -313,15 +318,20 @@ class _FileImporter:
         log.info("import.file", kind=self.kind, read=summary.read, rejected=summary.rejected)
         return summary
 
+    raw_rows: Mapping[int, Mapping[str, str | None]] = {}
+    """The raw rows of the batch being applied, by row number."""
+
     def _consume(
         self,
         summary: FileSummary,
-        in_flight: tuple[int, Callable[[], list[Any]]],
+        in_flight: tuple[list[tuple[int, dict[str, str | None]]], Callable[[], list[Any]]],
         path: Path,
         rejects: RejectSink | None,
         progress: Progress,
     ) -> None:
-        size, result = in_flight
+        batch, result = in_flight
+        size = len(batch)
+        self.raw_rows = dict(batch)
         parsed: list[Parsed] = []
         for item in result():
             if isinstance(item, _Rejected):
@@ -421,23 +431,33 @@ class _FileImporter:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _PreparedCustomer:
+class _PreparedCustomer(NamedTuple):
     """A valid customer row with everything computable without the database.
 
-    ``new_id``, ``wrapped`` and ``sealed`` are speculative: used if the row turns
-    out to be a new customer, discarded if it attaches to an existing one.
+    A plain tuple of strings and bytes, because it crosses from a worker process
+    and pickling is a real share of the cost.  ``new_id``, ``wrapped`` and
+    ``sealed`` are speculative: used if the row turns out to be a new customer,
+    discarded if it attaches to an existing one (the main process then parses
+    the raw row again, which it keeps).
     """
 
-    row: rows.CustomerRow
+    source_system: str
+    source_id: str
+    full_name: str
+    id_type: str | None
+    mobile: str | None
+    org_unit: str | None
+    custom_attributes: dict[str, str]
     id_bidx: bytes | None
     nm_bidx: bytes | None
     mobile_bidx: bytes | None
     email_bidx: bytes | None
     digest: bytes
-    new_id: uuid.UUID
-    wrapped: WrappedKey
-    sealed: dict[str, bytes | None]
+    new_id: bytes
+    kek_version: int
+    wrapped: bytes
+    sealed: tuple[bytes | None, ...]
+    """Aligned with ``schema.table("customers").encrypted_fields``."""
 
 
 class _CustomerImporter(_FileImporter):
@@ -449,8 +469,15 @@ class _CustomerImporter(_FileImporter):
         indexer = self.vault.indexer
         cid = uuid.uuid4()
         key, wrapped = new_data_key(self.vault.provider, cid)
+        sealed = sealed_profile(self.table, cid, key, row)
         return _PreparedCustomer(
-            row=row,
+            source_system=row.source_system,
+            source_id=row.source_id,
+            full_name=row.full_name,
+            id_type=row.id_type,
+            mobile=row.mobile,
+            org_unit=row.org_unit,
+            custom_attributes=row.custom_attributes,
             id_bidx=indexer.digest(blind_index.ID_NUMBER, row.id_number) if row.id_number else None,
             nm_bidx=indexer.name_mobile(row.full_name, row.mobile) if row.mobile else None,
             mobile_bidx=indexer.digest(blind_index.MOBILE, row.mobile) if row.mobile else None,
@@ -460,15 +487,16 @@ class _CustomerImporter(_FileImporter):
                 else None
             ),
             digest=self.fingerprint(row),
-            new_id=cid,
-            wrapped=wrapped,
-            sealed=sealed_profile(self.table, cid, key, row),
+            new_id=cid.bytes,
+            kek_version=wrapped.kek_version,
+            wrapped=wrapped.wrapped,
+            sealed=tuple(sealed.get(f.name) for f in self.table.encrypted_fields),
         )
 
     def apply(
         self, conn: Connection, parsed: list[Parsed], path: Path, rejects: RejectSink | None
     ) -> FileSummary:
-        return _CustomerBatch(self, conn, path, rejects).run(parsed)
+        return _CustomerBatch(self, conn, path, rejects, self.raw_rows).run(parsed)
 
 
 @dataclass
@@ -490,9 +518,15 @@ class _CustomerBatch:
     """
 
     def __init__(
-        self, importer: _CustomerImporter, conn: Connection, path: Path, rejects: RejectSink | None
+        self,
+        importer: _CustomerImporter,
+        conn: Connection,
+        path: Path,
+        rejects: RejectSink | None,
+        raw_rows: Mapping[int, Mapping[str, str | None]],
     ) -> None:
         self.importer = importer
+        self.raw_rows = raw_rows
         self.vault = importer.vault
         self.conn = conn
         self.path = path
@@ -512,10 +546,11 @@ class _CustomerBatch:
         self.pending_links: dict[tuple[str, str], dict[str, Any]] = {}
         self.by_id: dict[bytes, uuid.UUID] = {}
         self.org_units: dict[str, int] = {}
+        self._sealed_names = [f.name for f in self.table.encrypted_fields]
 
     def run(self, parsed: list[Parsed]) -> FileSummary:
         prepared: list[tuple[int, _PreparedCustomer]] = parsed
-        links = self._existing_links([(n, p.row) for n, p in prepared])
+        links = self._existing_links(prepared)
         by_id = self.by_id = self._existing_by(
             columns(Customer).id_number_bidx, [p.id_bidx for _, p in prepared if p.id_bidx]
         )
@@ -527,21 +562,21 @@ class _CustomerBatch:
         )
 
         for number, p in prepared:
-            row, id_bidx, nm_bidx, digest = p.row, p.id_bidx, p.nm_bidx, p.digest
-            key = (row.source_system, row.source_id)
+            id_bidx, nm_bidx, digest = p.id_bidx, p.nm_bidx, p.digest
+            key = (p.source_system, p.source_id)
             if key in links:
                 cid, old_digest = links[key]
                 if old_digest == digest:
                     self.summary.unchanged += 1
                     continue
-                if self._update(number, cid, row, id_bidx):
+                if self._update(number, cid, self._row(number), id_bidx):
                     self._relink(key, digest)
                     links[key] = (cid, digest)
                     self.summary.updated += 1
                 continue
             match = by_id.get(id_bidx) if id_bidx else (by_nm.get(nm_bidx) if nm_bidx else None)
             if match is not None:
-                if self._update(number, match, row, id_bidx):
+                if self._update(number, match, self._row(number), id_bidx):
                     self._link(key, match, digest)
                     links[key] = (match, digest)
                     self.summary.merged += 1
@@ -556,6 +591,10 @@ class _CustomerBatch:
             self.summary.imported += 1
         self._flush()
         return self.summary
+
+    def _row(self, number: int) -> rows.CustomerRow:
+        """The full parsed row, for the minority of rows that touch an existing customer."""
+        return rows.parse_customer(self.raw_rows[number])
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -606,26 +645,28 @@ class _CustomerBatch:
     # --- writes --------------------------------------------------------------------------
 
     def _create(self, p: _PreparedCustomer) -> uuid.UUID:
-        row, cid = p.row, p.new_id
-        self.wrapped[cid] = p.wrapped
-        self.known[cid] = _Known(
-            mobile=row.mobile, custom=dict(row.custom_attributes), id_bidx=p.id_bidx
+        cid = uuid.UUID(bytes=p.new_id)
+        wrapped = WrappedKey(
+            subject_id=cid, version=1, kek_version=p.kek_version, wrapped=p.wrapped
         )
-        record: dict[str, Any] = {f.name: None for f in self.table.encrypted_fields}
-        record.update(p.sealed)
+        self.wrapped[cid] = wrapped
+        self.known[cid] = _Known(
+            mobile=p.mobile, custom=dict(p.custom_attributes), id_bidx=p.id_bidx
+        )
+        record: dict[str, Any] = dict(zip(self._sealed_names, p.sealed, strict=True))
         record.update(
             id=cid,
-            id_type=row.id_type,
+            id_type=p.id_type,
             id_number_bidx=p.id_bidx,
             mobile_bidx=p.mobile_bidx,
             email_bidx=p.email_bidx,
             name_mobile_bidx=p.nm_bidx,
-            org_unit_id=self._org_unit(row.org_unit),
-            custom_attributes=dict(row.custom_attributes),
+            org_unit_id=self._org_unit(p.org_unit),
+            custom_attributes=dict(p.custom_attributes),
             created_at=self.now,
             updated_at=self.now,
         )
-        self.pending["data_keys"].append(wrapped_key_row(p.wrapped, self.now))
+        self.pending["data_keys"].append(wrapped_key_row(wrapped, self.now))
         self.pending["customers"].append(record)
         self.pending_records[cid] = record
         return cid
