@@ -22,7 +22,6 @@ from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
 from vault.storage import migrate
 from vault.storage.engine import create_vault_engine
-from vault.storage.tables import TABLES
 
 PG_ADMIN_URL = os.environ.get(
     "VAULT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -76,7 +75,11 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     yield url
     engine = create_vault_engine(url)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t}"' for t in TABLES)
+        tables = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'"
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     engine.dispose()
 

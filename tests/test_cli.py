@@ -201,12 +201,12 @@ def test_a_binary_file_is_refused_without_a_traceback(
 
 
 def test_the_main_job_runs_on_a_fresh_directory(home_env: dict[str, str], tmp_path: Path) -> None:
-    result = run(["demo", "--customers", "80", "--json"], home_env, cwd=tmp_path)
+    result = run(["demo", "--customers", "80", "--json", "--no-serve"], home_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["stats"]["customers"] == 80
     totals = report["import"]["totals"]
     assert totals["merged"] > 0  # the agency system's copies attached to existing customers
     assert totals["rejected"] == 1  # the one deliberately invalid row
-    again = run(["demo", "--customers", "80", "--json"], home_env, cwd=tmp_path)
+    again = run(["demo", "--customers", "80", "--json", "--no-serve"], home_env, cwd=tmp_path)
     assert json.loads(again.stdout)["stats"]["customers"] == 80  # idempotent re-run

@@ -91,7 +91,7 @@ def _err() -> Console:
 
 
 def _out() -> Console:
-    return Console()
+    return Console(soft_wrap=True)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -349,9 +349,13 @@ def demo(
     customers: Annotated[
         int, typer.Option(min=1, max=200_000, help="Demo customers to generate.")
     ] = 2000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End in a running API over the demo data.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the API.")] = 8000,
     json_out: JsonFlag = False,
 ) -> None:
-    """The main job on a fresh machine: init, generate demo data, import it, show the result."""
+    """The main job: init, generate demo data, import it, then serve the API with demo keys."""
     settings = _settings(ctx)
     setup = _initialise(settings)
     if not json_out:
@@ -367,15 +371,53 @@ def demo(
         vault.close()
     if json_out:
         _print_json({"setup": setup, "import": summary, "stats": counts})
-        return
-    _print_summary(summary)
-    _out().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
-    _out().print(
-        f"{counts['customers']} customers stored, every personal field sealed with AES-256-GCM.\n"
-        f"Look one up by any spelling of a mobile from {files['customers']}:\n"
-        "  .venv/bin/customer-vault find --mobile '<mobile>' --json\n"
-        "  .venv/bin/customer-vault stats"
+    else:
+        _print_summary(summary)
+        _out().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
+        _out().print(
+            f"{counts['customers']} customers stored, every personal field sealed with AES-256-GCM."
+        )
+    if serve_api:
+        _demo_api(ctx, settings, port)
+
+
+def _demo_api(ctx: typer.Context, settings: Settings, port: int) -> None:
+    from vault.policy import load_policies
+    from vault.services.demo import demo_customer, demo_principals
+
+    policies = load_policies(settings.policies_dir / "roles.yaml")
+    scoped = {r for r in policies.roles if policies.role(r).scope.value == "org_unit"}
+    vault = _vault(ctx)
+    try:
+        customer_id, org_unit = demo_customer(vault)
+        keys = demo_principals(vault, policies.roles, org_unit, scoped)
+    finally:
+        vault.close()
+    out = _out()
+    out.print("\nDemo API keys, one per role (shown only now; a new run revokes them):")
+    for role, key in keys.items():
+        out.print(f"  export {role.upper()}_KEY={key}", markup=False, highlight=False)
+    base = f"http://127.0.0.1:{port}/v1/customers/{customer_id}"
+    out.print("\nThe same customer through three roles (paste into another terminal):")
+    for role, purpose in (
+        ("customer_service", "customer_support"),
+        ("claims_adjuster", "claims_processing"),
+        ("notification_service", "marketing"),
+    ):
+        out.print(
+            f'  curl -s {base} -H "Authorization: Bearer ${role.upper()}_KEY" '
+            f'-H "X-Purpose: {purpose}"',
+            markup=False,
+            highlight=False,
+        )
+    out.print(
+        f'  curl -s http://127.0.0.1:{port}/v1/audit/events -H "Authorization: Bearer '
+        '$COMPLIANCE_OFFICER_KEY" -H "X-Purpose: audit_review"',
+        markup=False,
+        highlight=False,
     )
+    out.print(f"\nAPI on http://127.0.0.1:{port} (docs: /docs); Ctrl-C to stop.")
+    ctx.invoke(serve, ctx=ctx, host="127.0.0.1", port=port, workers=1)
 
 
 @app.command()

@@ -7,6 +7,7 @@
     │   └── KeyringError          missing, placeholder, or exposed key file
     ├── IntegrityError            a ciphertext failed authentication (moved, wrong key, tampered)
     ├── ValidationError           input that breaks a rule; says which field, never the value
+    │   └── PurposeRequired       a request for customer data that states no purpose
     ├── NotFoundError             no such record (or not visible to the caller)
     ├── ConflictError             the write collides with existing data
     ├── AccessDenied              the policy refuses this principal, action, purpose or scope
@@ -49,6 +50,13 @@ class ValidationError(VaultError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class PurposeRequired(ValidationError):
+    """Customer data is only handed out for a stated purpose."""
+
+    def __init__(self) -> None:
+        super().__init__("X-Purpose", "header is required for customer data")
 
 
 class NotFoundError(VaultError):

@@ -26,6 +26,9 @@ REDACTED = "[REDACTED]"
 class PiiScrubber:
     """A structlog processor: removes registry PII keys and identifier-looking substrings."""
 
+    TRUSTED = frozenset({"timestamp", "level", "logger"})
+    """Keys the logging pipeline itself fills in (the ISO timestamp looks like digits)."""
+
     def __init__(self, extra_keys: frozenset[str] = frozenset()) -> None:
         self._keys = frozenset(f.name for f in pii_fields()) | extra_keys
 
@@ -33,6 +36,8 @@ class PiiScrubber:
         self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key in list(event_dict):
+            if key in self.TRUSTED:
+                continue
             if key in self._keys:
                 event_dict[key] = REDACTED
             else:

@@ -267,6 +267,47 @@ def registry() -> dict[str, Table]:
             ("revoked_at", N, Kind.DATETIME),
         ),
         _t(
+            "audit_events",
+            None,
+            *[
+                (name, N)
+                for name in (
+                    "seq",
+                    "occurred_at",
+                    "principal",
+                    "role",
+                    "org_unit",
+                    "purpose",
+                    "action",
+                    "outcome",
+                    "request_id",
+                    "customer_ids",
+                    "fields_in_clear",
+                    "reason",
+                    "detail",
+                    "previous_hash",
+                    "event_hash",
+                )
+            ],
+        ),
+        _t("audit_event_customers", None, ("customer_id", N), ("seq", N)),
+        _t(
+            "audit_checkpoints",
+            None,
+            *[
+                (name, N)
+                for name in (
+                    "id",
+                    "seq",
+                    "chain_hash",
+                    "signed_at",
+                    "key_id",
+                    "public_key",
+                    "signature",
+                )
+            ],
+        ),
+        _t(
             "consents",
             None,
             ("id", N),

@@ -45,7 +45,13 @@ from vault import blind_index, identifiers, schema
 from vault import import_format as rows
 from vault.crypto import keyed_hash
 from vault.envelope import DataKey, WrappedKey, new_data_key, open_data_key
-from vault.errors import IntegrityError, NotFoundError, ValidationError
+from vault.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 from vault.logs import get_logger
 from vault.progress import NullProgress, Progress
 from vault.sealing import open_sealed, seal_fields
@@ -1052,3 +1058,42 @@ _IMPORTERS: dict[str, Callable[[Vault], _FileImporter]] = {
     "interactions": _InteractionImporter,
     "consents": _ConsentImporter,
 }
+
+
+class _Collect:
+    """A reject sink that remembers the one rejection of a single-row import."""
+
+    def __init__(self) -> None:
+        self.rejected: tuple[list[str], str] | None = None
+
+    def reject(self, source_file: str, row_number: int, fields: Sequence[str], reason: str) -> None:
+        self.rejected = (list(fields), reason)
+
+
+def import_one(vault: Vault, kind: str, raw: Mapping[str, str | None]) -> str:
+    """Import one row of ``kind`` (the API's writes), in its own transaction.
+
+    Same validation, sealing, identity resolution and conflict rules as a file
+    import.  Returns the outcome (imported, merged, updated, unchanged); a
+    rejected row raises ValidationError (bad value) or ConflictError (clash).
+    """
+    importer = _IMPORTERS[kind](vault)
+    items = importer.prepare([(1, dict(raw))])
+    if isinstance(items[0], _Rejected):
+        rejected = items[0]
+        field_name = rejected.fields[0] if rejected.fields else kind
+        reason = rejected.reason.split("; ")[0].split(": ", 1)[-1]
+        raise ValidationError(field_name, reason)
+    importer.raw_rows = {1: dict(raw)}
+    sink = _Collect()
+    with vault.engine.begin() as conn:
+        summary = importer.apply(conn, items, Path(f"{kind}.api"), sink)
+    if sink.rejected is not None:
+        fields, reason = sink.rejected
+        if "belongs to another customer" in reason or "conflicts" in reason:
+            raise ConflictError(reason)
+        raise ValidationError(fields[0] if fields else kind, reason.split(": ", 1)[-1])
+    for outcome in ("imported", "merged", "updated", "unchanged"):
+        if getattr(summary, outcome):
+            return outcome
+    raise StorageError("the row was neither stored nor rejected")

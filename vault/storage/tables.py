@@ -259,6 +259,9 @@ TABLES: dict[str, type[SQLModel]] = {
 
 
 def metadata() -> Any:
+    """Every table of the store (the audit log's included), for migrations and checks."""
+    from vault.storage import audit_tables  # noqa: F401 - registers the audit tables
+
     return SQLModel.metadata
 
 

@@ -1,0 +1,51 @@
+"""The HTTP API: ``create_app`` builds everything in the lifespan, nothing at import time.
+
+Data flows one way: routes (``api/routes``) authenticate and validate, then
+call use cases in ``vault.services``; errors are mapped to problem details once
+(``api/problems.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.context import AppContext
+from api.middleware import VaultMiddleware
+from api.routes import audit, customers, health
+from vault.settings import Settings
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """An app for ``settings`` (default: from the environment, as the CLI resolves them)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = AppContext.open(settings or Settings.resolve())
+        app.state.context = context
+        try:
+            yield
+        finally:
+            context.close()
+
+    app = FastAPI(
+        title="Customer Data Vault",
+        version="0.1.0",
+        description=(
+            "Role-, purpose- and field-level access to an insurer's customer 360 data. "
+            "Every request that touches customer data needs `Authorization: Bearer <key>` "
+            "and `X-Purpose`; every access is written to a tamper-evident audit log."
+        ),
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(VaultMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    app.include_router(health.router)
+    app.include_router(customers.router)
+    app.include_router(audit.router)
+    return app

@@ -1,0 +1,58 @@
+"""Everything a request needs, built once in the app's lifespan and closed with it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vault.audit import AuditLog, signer_from_keyring
+from vault.policy import Policies, load_policies
+from vault.services.access import AccessService, Redact
+from vault.services.runtime import Vault, open_vault
+from vault.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    vault: Vault
+    policies: Policies
+    audit: AuditLog
+    access: AccessService
+    _redactor: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppContext:
+        """Refuses to start on a bad keyring, schema or policy file, with a clear error."""
+        policies = load_policies(settings.policies_dir / "roles.yaml")
+        vault = open_vault(settings)
+        audit = AuditLog(vault.engine, signer_from_keyring(vault.keyring), clock=vault.clock)
+        context = cls(settings, vault, policies, audit, access=None)  # type: ignore[arg-type]
+        context.access = AccessService(vault, policies, audit, redact=context.redact_function)
+        return context
+
+    def redactor(self) -> Any:
+        """The presidio-based redactor, built on first use (it takes seconds to load)."""
+        with self._lock:
+            if self._redactor is None:
+                from vault.redaction import Redactor
+
+                self._redactor = Redactor()
+            return self._redactor
+
+    def redact_function(self) -> Redact:
+        redactor = self.redactor()
+
+        def redact(text: str, known: Mapping[str, str]) -> str:
+            return str(redactor.redact(text, known=dict(known)).text)
+
+        return redact
+
+    def close(self) -> None:
+        self.vault.close()
+
+
+Factory = Callable[[], AppContext]

@@ -1,0 +1,258 @@
+"""Read benchmark: ``GET /v1/customers/{id}`` against a plaintext baseline, in one run.
+
+    .venv/bin/python bench/read.py [--customers 2000] [--requests 3000] [--concurrency 16]
+
+Both servers run as separate uvicorn processes with the same settings (one worker,
+loopback).  The vault endpoint authenticates, checks the policy, decrypts, masks,
+redacts notes and writes an audit event per request; the baseline returns the same
+customers from a plaintext SQLModel table with no auth and no audit.  The load is
+``--concurrency`` client threads, each with its own HTTP connection, over the same
+random customer ids for both.
+
+Targets (issue): vault throughput >= 0.5 x baseline, p99 <= 50 ms on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def baseline_app(database: str) -> Any:
+    """The baseline: the same customers in clear, no auth, no policy, no audit."""
+    from fastapi import FastAPI, HTTPException
+    from sqlmodel import Session, create_engine
+
+    sys.path.insert(0, str(HERE))
+    from ingest import PlainCustomer
+
+    engine = create_engine(f"sqlite:///{database}", connect_args={"check_same_thread": False})
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/plain/{customer_id}")
+    def read(customer_id: uuid.UUID) -> dict[str, Any]:
+        with Session(engine) as session:
+            row = session.get(PlainCustomer, customer_id)
+            if row is None:
+                raise HTTPException(404)
+            return row.model_dump()
+
+    return app
+
+
+def seed(home: Path, customers: int) -> tuple[list[uuid.UUID], str, Path]:
+    """A vault with demo customers, a claims-adjuster key, and the same rows in clear."""
+    from sqlmodel import Session, SQLModel, create_engine
+
+    sys.path.insert(0, str(HERE))
+    from ingest import PlainCustomer, _parsed_rows, _plain
+
+    from vault.demo_data import generate_demo_data
+    from vault.keyring import create_keyring
+    from vault.policy import load_policies
+    from vault.services.importing import ImportSources, import_files
+    from vault.services.principals import add_principal
+    from vault.services.runtime import open_vault
+    from vault.settings import PACKAGED_POLICIES, Settings
+    from vault.storage import migrate
+    from vault.storage.engine import create_vault_engine
+
+    files = generate_demo_data(home / "data", customers, seed=2)
+    url = f"sqlite:///{home / 'vault.db'}"
+    engine = create_vault_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    create_keyring(home / "keys.toml")
+    settings = Settings.resolve(database_url=url, keys_path=home / "keys.toml", env={})
+    vault = open_vault(settings)
+    import_files(vault, ImportSources(customers=files.customers, interactions=files.interactions))
+    roles = load_policies(PACKAGED_POLICIES / "roles.yaml").roles
+    _, key = add_principal(vault, "bench-adjuster", "claims_adjuster", known_roles=roles)
+    with vault.engine.connect() as conn:
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM customers")]
+    vault.close()
+
+    plain_db = home / "plain.db"
+    plain = create_engine(f"sqlite:///{plain_db}")
+    SQLModel.metadata.create_all(plain, tables=[PlainCustomer.__table__])  # type: ignore[attr-defined]
+    with Session(plain) as session:
+        for customer_id, row in zip(ids, _parsed_rows(files.customers), strict=False):
+            record = _plain(row)
+            record.id = uuid.UUID(str(customer_id))
+            session.add(record)
+        session.commit()
+    return [uuid.UUID(str(i)) for i in ids], key, plain_db
+
+
+def load(
+    url_for: Any, headers: dict[str, str], ids: list[uuid.UUID], requests: int, concurrency: int
+) -> dict[str, float]:
+    rng = random.Random(7)
+    plan = [rng.choice(ids) for _ in range(requests)]
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    cursor = iter(range(requests))
+
+    def worker() -> None:
+        nonlocal errors
+        with httpx.Client(headers=headers, timeout=30) as client:
+            while True:
+                with lock:
+                    i = next(cursor, None)
+                if i is None:
+                    return
+                started = time.perf_counter()
+                response = client.get(url_for(plan[i]))
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    errors += response.status_code != 200
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": requests / wall,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--serve-baseline", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        import uvicorn
+
+        uvicorn.run(
+            baseline_app(args.serve_baseline),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+
+    with tempfile.TemporaryDirectory(prefix="cdv-read-") as tmp:
+        home = Path(tmp)
+        ids, key, plain_db = seed(home, args.customers)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+        env.update(
+            VAULT_DATABASE_URL=f"sqlite:///{home / 'vault.db'}", VAULT_KEYS=str(home / "keys.toml")
+        )
+        vault_port, plain_port = _free_port(), _free_port()
+        vault_proc = subprocess.Popen(
+            [sys.executable, "-m", "vault", "serve", "--port", str(vault_port)], env=env
+        )
+        plain_proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve-baseline",
+                str(plain_db),
+                "--port",
+                str(plain_port),
+            ],
+            env=env,
+        )
+        try:
+            _wait(f"http://127.0.0.1:{vault_port}/healthz", vault_proc)
+            _wait(f"http://127.0.0.1:{plain_port}/healthz", plain_proc)
+            headers = {"Authorization": f"Bearer {key}", "X-Purpose": "claims_processing"}
+            warm = max(args.requests // 10, 50)
+            load(
+                lambda i: f"http://127.0.0.1:{vault_port}/v1/customers/{i}",
+                headers,
+                ids,
+                warm,
+                args.concurrency,
+            )  # loads the redaction engine, warms caches
+            load(
+                lambda i: f"http://127.0.0.1:{plain_port}/plain/{i}",
+                {},
+                ids,
+                warm,
+                args.concurrency,
+            )
+            vault = load(
+                lambda i: f"http://127.0.0.1:{vault_port}/v1/customers/{i}",
+                headers,
+                ids,
+                args.requests,
+                args.concurrency,
+            )
+            plain = load(
+                lambda i: f"http://127.0.0.1:{plain_port}/plain/{i}",
+                {},
+                ids,
+                args.requests,
+                args.concurrency,
+            )
+        finally:
+            for proc in (vault_proc, plain_proc):
+                proc.terminate()
+                proc.wait(timeout=30)
+    print(f"{args.requests} requests, concurrency {args.concurrency}, {args.customers} customers")
+    for name, r in (("vault GET /v1/customers/{id}", vault), ("baseline plaintext", plain)):
+        print(
+            f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+            f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}"
+        )
+    print(
+        f"  ratio vault/baseline throughput = {vault['rps'] / plain['rps']:.2f} (target >= 0.5); "
+        f"vault p99 {'<=' if vault['p99_ms'] <= 50 else '>'} 50 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

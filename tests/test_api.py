@@ -1,0 +1,452 @@
+"""The access API over real HTTP: a uvicorn server, a real database, the real policy file.
+
+The authorization matrix at the end is generated from ``policies/roles.yaml``:
+every role x purpose for reading the 360 view, and every field's view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from api_support import client, running_api
+from helpers import customer, resident_id, write_csv
+
+from vault import masking
+from vault.import_format import CONSENT_COLUMNS, CUSTOMER_COLUMNS, INTERACTION_COLUMNS
+from vault.policy import View, load_policies
+from vault.schema import PiiType, registry
+from vault.services.customers import find_customers
+from vault.services.importing import ImportSources, import_files
+from vault.services.principals import add_principal
+from vault.services.runtime import Vault
+from vault.settings import PACKAGED_POLICIES, Settings
+
+POLICIES = load_policies(PACKAGED_POLICIES / "roles.yaml")
+ZHANG_ID = resident_id("11010519900307001")
+LI_ID = resident_id("31010419850615002")
+NOTE = "客户张伟来电，手机138-1234-5678，要求修改地址"
+
+
+@dataclasses.dataclass
+class Api:
+    url: str
+    keys: dict[str, str]
+    zhang: uuid.UUID
+    li: uuid.UUID
+    vault: Vault
+    clients: list[httpx.Client] = dataclasses.field(default_factory=list)
+
+    def as_role(self, role: str, purpose: str | None) -> httpx.Client:
+        return self.track(client(self.url, self.keys[role], purpose))
+
+    def track(self, c: httpx.Client) -> httpx.Client:
+        self.clients.append(c)
+        return c
+
+
+def _seed(vault: Vault, tmp_path: Path) -> tuple[uuid.UUID, uuid.UUID]:
+    customers = [
+        customer(
+            source_system="crm",
+            source_id="C1",
+            full_name="张伟",
+            id_type="resident_id",
+            id_number=ZHANG_ID,
+            mobile="138-1234-5678",
+            email="zhangwei@163.com",
+            address="上海市浦东新区世纪大道100号",
+            province="上海",
+            city="上海",
+            postcode="200120",
+            annual_income="300000",
+            org_unit="SH-01",
+        ),
+        customer(
+            source_system="crm",
+            source_id="C2",
+            full_name="李娜",
+            id_type="resident_id",
+            id_number=LI_ID,
+            mobile="13912345678",
+            email="lina@qq.com",
+            org_unit="BJ-01",
+        ),
+    ]
+    interactions = [
+        {
+            "source_system": "crm",
+            "customer_source_id": "C1",
+            "occurred_at": "2024-05-01T09:30:00Z",
+            "channel": "phone",
+            "direction": "inbound",
+            "topic": "address_change",
+            "note": NOTE,
+        },
+    ]
+    consents = [
+        {
+            "source_system": "crm",
+            "customer_source_id": "C1",
+            "purpose": "marketing",
+            "channel": "sms",
+            "status": "granted",
+            "recorded_at": "2024-01-01T00:00:00Z",
+        },
+        {
+            "source_system": "crm",
+            "customer_source_id": "C2",
+            "purpose": "marketing",
+            "channel": "sms",
+            "status": "granted",
+            "recorded_at": "2024-01-01T00:00:00Z",
+        },
+        {
+            "source_system": "crm",
+            "customer_source_id": "C2",
+            "purpose": "marketing",
+            "channel": "sms",
+            "status": "withdrawn",
+            "recorded_at": "2024-06-01T00:00:00Z",
+        },
+    ]
+    import_files(
+        vault,
+        ImportSources(
+            customers=write_csv(tmp_path / "c.csv", customers, CUSTOMER_COLUMNS),
+            interactions=write_csv(tmp_path / "i.csv", interactions, INTERACTION_COLUMNS),
+            consents=write_csv(tmp_path / "k.csv", consents, CONSENT_COLUMNS),
+        ),
+    )
+    return (
+        find_customers(vault, "id_number", ZHANG_ID)[0],
+        find_customers(vault, "id_number", LI_ID)[0],
+    )
+
+
+@pytest.fixture
+def api(vault: Vault, settings: Settings, tmp_path: Path) -> Iterator[Api]:
+    zhang, li = _seed(vault, tmp_path)
+    keys = {}
+    for role in POLICIES.roles:
+        org_unit = "SH-01" if POLICIES.role(role).scope.value == "org_unit" else None
+        _, keys[role] = add_principal(
+            vault,
+            f"p-{role.replace('_', '-')}",
+            role,
+            known_roles=POLICIES.roles,
+            org_unit=org_unit,
+        )
+    with running_api(settings) as url:
+        handle = Api(url, keys, zhang, li, vault)
+        try:
+            yield handle
+        finally:
+            for c in handle.clients:
+                c.close()
+
+
+def _events(vault: Vault) -> list[dict[str, object]]:
+    with vault.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM audit_events ORDER BY seq")).mappings()
+        return [dict(r) for r in rows]
+
+
+# --- authentication, purpose, problems ------------------------------------------------
+
+
+def test_health_needs_no_key_and_reveals_nothing(api: Api) -> None:
+    response = httpx.get(f"{api.url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("key", [None, "nonsense", "cdv_0000000000000000_" + "A" * 43])
+def test_missing_or_unknown_keys_get_401_problem_details(api: Api, key: str | None) -> None:
+    response = api.track(client(api.url, key, "customer_support")).get(f"/v1/customers/{api.zhang}")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["status"] == 401
+
+
+def test_a_revoked_key_gets_401(api: Api) -> None:
+    from vault.services.principals import revoke_principal
+
+    revoke_principal(api.vault, "p-claims-adjuster")
+    response = api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}")
+    assert response.status_code == 401
+
+
+def test_a_request_without_purpose_gets_400(api: Api) -> None:
+    response = api.as_role("claims_adjuster", None).get(f"/v1/customers/{api.zhang}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "X-Purpose"
+
+
+def test_a_purpose_not_allowed_for_the_role_gets_403_and_is_audited(api: Api) -> None:
+    response = api.as_role("customer_service", "marketing").get(f"/v1/customers/{api.zhang}")
+    assert response.status_code == 403
+    denied = [e for e in _events(api.vault) if e["outcome"] == "denied"]
+    assert len(denied) == 1
+    assert denied[0]["principal"] == "p-customer-service"
+    assert denied[0]["purpose"] == "marketing"
+
+
+def test_customer_service_is_confined_to_its_org_unit(api: Api) -> None:
+    cs = api.as_role("customer_service", "customer_support")
+    assert cs.get(f"/v1/customers/{api.zhang}").status_code == 200
+    assert cs.get(f"/v1/customers/{api.li}").status_code == 403
+
+
+def test_an_unknown_customer_is_404_without_detail(api: Api) -> None:
+    response = api.as_role("claims_adjuster", "claims_processing").get(
+        f"/v1/customers/{uuid.uuid4()}"
+    )
+    assert response.status_code == 404
+
+
+def test_every_response_is_no_store_and_carries_a_request_id(api: Api) -> None:
+    for response in (
+        httpx.get(f"{api.url}/healthz"),
+        api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}"),
+        api.as_role("claims_adjuster", None).get(f"/v1/customers/{api.zhang}"),
+    ):
+        assert response.headers["cache-control"] == "no-store"
+        assert len(response.headers["x-request-id"]) == 16
+
+
+# --- views ----------------------------------------------------------------------------
+
+
+def test_customer_service_sees_names_clear_contact_and_id_masked_notes_redacted(api: Api) -> None:
+    view = (
+        api.as_role("customer_service", "customer_support").get(f"/v1/customers/{api.zhang}").json()
+    )
+    assert view["full_name"] == "张伟"
+    assert view["mobile"] == "138****5678"
+    assert view["id_number"] == ZHANG_ID[0] + "*" * 16 + ZHANG_ID[-1]
+    assert view["email"] == "z***@163.com"
+    note = view["interactions"][0]["note"]
+    assert "138-1234-5678" not in note
+    assert "张伟" not in note
+    assert "要求修改地址" in note
+
+
+def test_claims_adjuster_sees_the_id_number_in_clear(api: Api) -> None:
+    view = (
+        api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}").json()
+    )
+    assert view["id_number"] == ZHANG_ID
+
+
+def test_notification_service_gets_contact_details_only_with_consent(api: Api) -> None:
+    ns = api.as_role("notification_service", "marketing")
+    granted = ns.get(f"/v1/customers/{api.zhang}").json()
+    withdrawn = ns.get(f"/v1/customers/{api.li}").json()
+    assert granted["mobile"] == "+8613812345678"
+    assert "email" not in granted  # consent is for sms only
+    assert "mobile" not in withdrawn  # granted, then withdrawn: the latest wins
+    service = (
+        api.as_role("notification_service", "service_notice")
+        .get(f"/v1/customers/{api.zhang}")
+        .json()
+    )
+    assert "mobile" not in service  # consent was for marketing, not service notices
+
+
+def test_reads_are_audited_with_the_fields_returned_in_clear(api: Api) -> None:
+    api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}")
+    (event,) = [e for e in _events(api.vault) if e["outcome"] == "allowed"]
+    assert event["action"] == "read"
+    assert event["principal"] == "p-claims-adjuster"
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["13812345678", "138-1234-5678", "+86 138 1234 5678"])
+def test_search_by_any_mobile_spelling_in_the_body(api: Api, spelling: str) -> None:
+    response = api.as_role("claims_adjuster", "claims_processing").post(
+        "/v1/customers/search", json={"mobile": spelling}
+    )
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert [i["id"] for i in items] == [str(api.zhang)]
+
+
+def test_search_needs_exactly_one_identifier(api: Api) -> None:
+    response = api.as_role("claims_adjuster", "claims_processing").post(
+        "/v1/customers/search", json={"mobile": "13812345678", "email": "a@b.cn"}
+    )
+    assert response.status_code == 422
+
+
+def test_search_out_of_scope_customers_are_not_returned(api: Api) -> None:
+    response = api.as_role("customer_service", "customer_support").post(
+        "/v1/customers/search", json={"id_number": LI_ID}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+def test_creating_a_customer_and_rejecting_bad_input_without_storing_it(api: Api) -> None:
+    crm = api.as_role("crm_integration", "customer_support")
+    ok = crm.post("/v1/customers", json={"full_name": "王芳", "mobile": "13700001111"})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["outcome"] == "imported"
+    bad = crm.post("/v1/customers", json={"full_name": "赵敏", "mobile": "1370000"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "mobile"
+    assert "1370000" not in bad.text
+    bad_id = crm.post(
+        "/v1/customers",
+        json={"full_name": "赵敏", "id_type": "resident_id", "id_number": ZHANG_ID[:-1] + "0"},
+    )
+    assert bad_id.status_code == 422
+    unknown = crm.post("/v1/customers", json={"full_name": "x", "shoe_size": 42})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "shoe_size"
+    too_long = crm.post("/v1/customers", json={"full_name": "x" * 101})
+    assert too_long.status_code == 422
+
+
+def test_an_oversize_body_gets_413(api: Api) -> None:
+    crm = api.as_role("crm_integration", "customer_support")
+    response = crm.post(
+        "/v1/customers",
+        content=b'{"full_name": "' + b"x" * 300_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+def test_patch_changes_only_the_given_fields(api: Api) -> None:
+    cs = api.as_role("customer_service", "customer_support")
+    response = cs.patch(f"/v1/customers/{api.zhang}", json={"email": "new@example.cn"})
+    assert response.status_code == 200, response.text
+    adjuster = api.as_role("claims_adjuster", "claims_processing")
+    view = adjuster.get(f"/v1/customers/{api.zhang}").json()
+    assert view["id_number"] == ZHANG_ID
+    assert find_customers(api.vault, "email", "NEW@example.cn") == [api.zhang]
+
+
+def test_sub_resources_are_added_to_the_customer(api: Api) -> None:
+    crm = api.as_role("crm_integration", "customer_support")
+    policy = {
+        "policy_number": "POL202400000009",
+        "product_line": "health",
+        "status": "active",
+        "start_date": "2024-01-01",
+        "annual_premium": 100,
+        "sum_insured": 1000,
+        "sales_channel": "online",
+    }
+    assert crm.post(f"/v1/customers/{api.zhang}/policies", json=policy).status_code == 201
+    claim = {
+        "policy_number": "POL202400000009",
+        "claim_number": "CLM202400000009",
+        "incident_date": "2024-02-01",
+        "reported_date": "2024-02-02",
+        "claim_type": "medical",
+        "claimed_amount": 50,
+        "status": "reported",
+    }
+    assert crm.post(f"/v1/customers/{api.zhang}/claims", json=claim).status_code == 403
+    claims = api.as_role("crm_integration", "claims_processing")  # claims need that purpose
+    assert claims.post(f"/v1/customers/{api.zhang}/claims", json=claim).status_code == 201
+    taken = crm.post(f"/v1/customers/{api.li}/policies", json=policy)
+    assert taken.status_code == 409
+    view = (
+        api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}").json()
+    )
+    assert [c["status"] for c in view["claims"]] == ["reported"]
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def test_compliance_reads_events_verifies_the_chain_and_gets_access_reports(api: Api) -> None:
+    api.as_role("claims_adjuster", "claims_processing").get(f"/v1/customers/{api.zhang}")
+    api.as_role("customer_service", "marketing").get(f"/v1/customers/{api.zhang}")
+    officer = api.as_role("compliance_officer", "audit_review")
+    events = officer.get("/v1/audit/events", params={"customer_id": str(api.zhang)}).json()
+    outcomes = [e["outcome"] for e in events["events"]]
+    assert outcomes[:2] == ["allowed", "denied"]
+    verify = officer.get("/v1/audit/verify").json()
+    assert verify["ok"] is True
+    report = officer.get(f"/v1/customers/{api.zhang}/access-report").json()
+    assert {e["principal"] for e in report["entries"]} >= {
+        "p-claims-adjuster",
+        "p-customer-service",
+    }
+    assert api.as_role("claims_adjuster", "audit_review").get("/v1/audit/events").status_code == 403
+
+
+def test_a_read_fails_closed_when_the_audit_event_cannot_be_written(api: Api) -> None:
+    with api.vault.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
+    try:
+        response = api.as_role("claims_adjuster", "claims_processing").get(
+            f"/v1/customers/{api.zhang}"
+        )
+        assert response.status_code == 503
+        assert "张伟" not in response.text
+        assert ZHANG_ID not in response.text
+    finally:
+        with api.vault.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
+
+
+# --- the authorization matrix, generated from policies/roles.yaml ------------------------
+
+READ_MATRIX = [(role, purpose) for role in POLICIES.roles for purpose in sorted(POLICIES.purposes)]
+
+
+def _expected_view(role: str, field: str, value: object, consents_granted: bool) -> str:
+    view = POLICIES.view_for(role, field)
+    resolved = view.resolve(frozenset({"sms", "phone"}) if consents_granted else frozenset())
+    return resolved.value
+
+
+@pytest.mark.parametrize(("role", "purpose"), READ_MATRIX, ids=lambda v: str(v))
+def test_authorization_matrix_reading_the_360_view(api: Api, role: str, purpose: str) -> None:
+    response = api.as_role(role, purpose).get(f"/v1/customers/{api.zhang}")
+    if not POLICIES.permits(role, "customer.read", purpose):
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200, response.text
+    view = response.json()
+    plain = {
+        "full_name": "张伟",
+        "id_number": ZHANG_ID,
+        "mobile": "+8613812345678",
+        "email": "zhangwei@163.com",
+        "postcode": "200120",
+    }
+    granted = purpose == "marketing"
+    for name, value in plain.items():
+        expected = _expected_view(role, f"customers.{name}", value, granted)
+        pii_type = registry()["customers"].field(name).pii_type
+        if expected == View.HIDDEN.value:
+            assert name not in view, (role, name)
+        elif expected == View.CLEAR.value:
+            assert view[name] == value, (role, name)
+        elif expected == View.MASKED.value:
+            masked = (
+                masking.mask_id_number(value, "resident_id")
+                if pii_type is PiiType.ID_NUMBER
+                else masking.mask(value, pii_type)
+            )
+            assert view[name] == masked, (role, name)
+        else:
+            assert view[name] != value, (role, name)
+            assert view[name].startswith("p1_"), (role, name)

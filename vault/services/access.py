@@ -1,0 +1,266 @@
+"""Access to customer data on behalf of a principal: decide, decrypt, shape, audit, return.
+
+Every use case here follows the same order, which is the point of the module:
+
+1. the policy decides (role, action, purpose, and the customer's org unit for scope);
+2. a denial is written to the audit log, then raised;
+3. only then is customer data decrypted, and only through the decision
+   (:func:`vault.policy.shape_360` refuses anything but a genuine ``Allowed``);
+4. the audit event, with the fields returned in clear, is durably written;
+5. and only then does the shaped data go back to the caller.  If step 4 fails
+   the caller gets :class:`~vault.errors.AuditUnavailable` and no data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+
+from vault.audit import Action, AuditEvent, AuditLog, Outcome
+from vault.audit import access_report as audit_access_report
+from vault.errors import AccessDenied, NotFoundError
+from vault.policy import Allowed, Denied, Policies, known_values, shape_360
+from vault.services import customers as customer_store
+from vault.services.principals import PrincipalInfo
+from vault.services.runtime import Vault
+from vault.storage.tables import Customer, OrgUnit, columns
+
+AUDIT_ACTIONS = {
+    "customer.read": Action.READ,
+    "customer.search": Action.SEARCH,
+    "customer.create": Action.CREATE,
+    "customer.update": Action.UPDATE,
+    "customer.erase": Action.ERASE,
+    "policy.create": Action.CREATE,
+    "claim.create": Action.CREATE,
+    "interaction.create": Action.CREATE,
+    "consent.create": Action.CREATE,
+    "access_report.read": Action.READ,
+    "export.create": Action.EXPORT,
+}
+
+Redact = Callable[[str, Mapping[str, str]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, for what purpose, in which request."""
+
+    principal: PrincipalInfo
+    purpose: str | None
+    request_id: str
+    org_unit_id: int | None
+    """The principal's org unit as the customers table stores it (for scope checks)."""
+
+
+class AccessService:
+    """The customer-data use cases of the API, bound to one vault, policy set and audit log."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        policies: Policies,
+        audit: AuditLog,
+        *,
+        redact: Callable[[], Redact] | None = None,
+    ) -> None:
+        self.vault = vault
+        self.policies = policies
+        self.audit = audit
+        self._redact = redact
+
+    # --- callers ----------------------------------------------------------------------
+
+    def caller(self, principal: PrincipalInfo, purpose: str | None, request_id: str) -> Caller:
+        org_unit_id = None
+        if principal.org_unit is not None:
+            with self.vault.engine.connect() as conn:
+                unit = columns(OrgUnit)
+                org_unit_id = conn.execute(
+                    sa.select(unit.id).where(unit.code == principal.org_unit)
+                ).scalar()
+        return Caller(principal, purpose, request_id, org_unit_id)
+
+    def check(self, caller: Caller, action: str, customer_id: uuid.UUID | None = None) -> Allowed:
+        """Role, action and purpose, before anything is read (scope is checked per customer).
+
+        ``customer_id``, when the request names one, goes into a denial's audit event.
+        """
+        decision = self.policies.decide(
+            caller.principal.role,
+            action,
+            caller.purpose,
+            principal_org_unit=caller.org_unit_id,
+            customer_org_unit=caller.org_unit_id,
+        )
+        if isinstance(decision, Denied):
+            self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
+        return decision
+
+    # --- audit ------------------------------------------------------------------------
+
+    def _event(
+        self,
+        caller: Caller,
+        action: str,
+        outcome: Outcome,
+        *,
+        customer_ids: Sequence[uuid.UUID] = (),
+        fields: Sequence[str] = (),
+        reason: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            principal=caller.principal.name,
+            role=caller.principal.role,
+            org_unit=caller.principal.org_unit,
+            purpose=caller.purpose or "none",
+            action=AUDIT_ACTIONS.get(action, Action.READ),
+            outcome=outcome,
+            request_id=caller.request_id,
+            customer_ids=tuple(customer_ids),
+            fields_in_clear=tuple(fields),
+            reason=reason,
+            detail={"policy_action": action, **(detail or {})},
+        )
+
+    def _deny(
+        self, caller: Caller, action: str, reason: str, customer_ids: Sequence[uuid.UUID] = ()
+    ) -> NoReturn:
+        self.audit.append(
+            self._event(caller, action, Outcome.DENIED, customer_ids=customer_ids, reason=reason)
+        )
+        raise AccessDenied(reason)
+
+    def _decide(self, caller: Caller, action: str, customer_id: uuid.UUID) -> Allowed:
+        org_unit = self._customer_org_unit(customer_id)
+        decision = self.policies.decide(
+            caller.principal.role,
+            action,
+            caller.purpose,
+            principal_org_unit=caller.org_unit_id,
+            customer_org_unit=org_unit,
+        )
+        if isinstance(decision, Denied):
+            self._deny(caller, action, decision.reason, [customer_id])
+        return decision
+
+    def _customer_org_unit(self, customer_id: uuid.UUID) -> int | None:
+        c = columns(Customer)
+        with self.vault.engine.connect() as conn:
+            row = conn.execute(sa.select(c.org_unit_id).where(c.id == customer_id)).first()
+        if row is None:
+            raise NotFoundError("no such customer")
+        return None if row[0] is None else int(row[0])
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _shape(self, decision: Allowed, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        redact = self._redact() if self._redact is not None else None
+        shaped = shape_360(
+            decision,
+            record,
+            pseudonym_key=self.vault.keyring.pseudonym_key.reveal(),
+            redact=redact,
+            known=known_values(record),
+        )
+        return shaped.values, list(shaped.clear_fields)
+
+    def read_customer(self, caller: Caller, customer_id: uuid.UUID) -> dict[str, Any]:
+        """The customer 360, each field as the caller's role may see it for this purpose."""
+        decision = self._decide(caller, "customer.read", customer_id)
+        values, clear = self._shape(decision, customer_store.read_customer(self.vault, customer_id))
+        self.audit.append(
+            self._event(
+                caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
+            )
+        )
+        return values
+
+    def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
+        """Blind-index search; one audit event per customer returned (all or none written)."""
+        decision = self.check(caller, "customer.search")
+        found = customer_store.find_customers(self.vault, field, value)
+        results: list[dict[str, Any]] = []
+        events: list[AuditEvent] = []
+        for customer_id in found:
+            if not decision.covers(self._customer_org_unit(customer_id)):
+                continue  # out of the caller's scope: not returned, not revealed to exist
+            values, clear = self._shape(
+                decision, customer_store.read_customer(self.vault, customer_id)
+            )
+            results.append(values)
+            events.append(
+                self._event(
+                    caller,
+                    "customer.search",
+                    Outcome.ALLOWED,
+                    customer_ids=[customer_id],
+                    fields=clear,
+                    detail={"search_field": field},
+                )
+            )
+        if not events:
+            events.append(
+                self._event(
+                    caller,
+                    "customer.search",
+                    Outcome.ALLOWED,
+                    detail={"search_field": field, "result_count": 0},
+                )
+            )
+        self.audit.append_all(events)
+        return results
+
+    def access_report(self, caller: Caller, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Who read this customer's data, when, for what, which fields in clear (PIPL/GDPR)."""
+        self._decide(caller, "access_report.read", customer_id)
+        entries: list[Any] = []
+        after = 0
+        while True:
+            page = audit_access_report(self.vault.engine, customer_id, after_seq=after)
+            entries.extend(page.entries)
+            if page.next_after_seq is None:
+                break
+            after = page.next_after_seq
+        self.audit.append(
+            self._event(
+                caller,
+                "access_report.read",
+                Outcome.ALLOWED,
+                customer_ids=[customer_id],
+                detail={"entries": len(entries)},
+            )
+        )
+        return [dataclasses.asdict(entry) for entry in entries]
+
+    # --- writes -----------------------------------------------------------------------
+
+    def write(
+        self,
+        caller: Caller,
+        action: str,
+        customer_id: uuid.UUID | None,
+        perform: Callable[[], tuple[uuid.UUID, dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """Run a write after the policy allows it; audit it (durably) before answering."""
+        if customer_id is None:
+            self.check(caller, action)
+        else:
+            self._decide(caller, action, customer_id)
+        subject, result = perform()
+        self.audit.append(
+            self._event(
+                caller,
+                action,
+                Outcome.ALLOWED,
+                customer_ids=[subject],
+                detail={k: v for k, v in result.items() if k in ("outcome",)},
+            )
+        )
+        return result
