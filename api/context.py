@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vault.audit import AuditLog, signer_from_keyring
+from vault.audit.group import GroupCommitLog
 from vault.policy import Policies, load_policies
 from vault.services.access import AccessService, Redact
 from vault.services.runtime import Vault, open_vault
@@ -19,7 +20,7 @@ class AppContext:
     settings: Settings
     vault: Vault
     policies: Policies
-    audit: AuditLog
+    audit: GroupCommitLog
     access: AccessService
     _redactor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -29,7 +30,9 @@ class AppContext:
         """Refuses to start on a bad keyring, schema or policy file, with a clear error."""
         policies = load_policies(settings.policies_dir / "roles.yaml")
         vault = open_vault(settings)
-        audit = AuditLog(vault.engine, signer_from_keyring(vault.keyring), clock=vault.clock)
+        audit = GroupCommitLog(
+            AuditLog(vault.engine, signer_from_keyring(vault.keyring), clock=vault.clock)
+        )
         context = cls(settings, vault, policies, audit, access=None)  # type: ignore[arg-type]
         context.access = AccessService(vault, policies, audit, redact=context.redact_function)
         return context
@@ -52,6 +55,7 @@ class AppContext:
         return redact
 
     def close(self) -> None:
+        self.audit.close()
         self.vault.close()
 
 

@@ -39,7 +39,7 @@ def events(
         after_seq=after_seq,
         limit=limit,
     )
-    page = list_events(ctx.vault.engine, query)
+    page = list_events(ctx.vault.reader, query)
     return {
         "events": [
             {
@@ -69,7 +69,7 @@ def verify(
     ctx: Context, caller: Annotated[Caller, Depends(permission("audit.verify"))]
 ) -> dict[str, Any]:
     keys = public_keys_from_keyring(ctx.vault.keyring)
-    report = verify_log(ctx.vault.engine, keys)
+    report = verify_log(ctx.vault.reader, keys)
     first = report.first_break
     return {
         "ok": report.ok,

@@ -46,7 +46,7 @@ def _cells(model: Any, exclude: set[str] | None = None) -> dict[str, str]:
 
 def _link(vault: Vault, customer_id: uuid.UUID) -> tuple[str, str]:
     link = columns(SourceLink)
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         row = conn.execute(
             sa.select(link.source_system, link.source_id)
             .where(link.customer_id == customer_id)
@@ -73,7 +73,7 @@ def create_customer(
     def perform() -> tuple[uuid.UUID, dict[str, Any]]:
         outcome = import_one(ctx.vault, "customers", raw)
         link = columns(SourceLink)
-        with ctx.vault.engine.connect() as conn:
+        with ctx.vault.reader.connect() as conn:
             customer_id = conn.execute(
                 sa.select(link.customer_id).where(
                     link.source_system == body.source_system, link.source_id == source_id

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
+from vault.audit.group import GroupCommitLog
 from vault.errors import AccessDenied, NotFoundError
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
@@ -65,7 +66,7 @@ class AccessService:
         self,
         vault: Vault,
         policies: Policies,
-        audit: AuditLog,
+        audit: AuditLog | GroupCommitLog,
         *,
         redact: Callable[[], Redact] | None = None,
     ) -> None:
@@ -79,7 +80,7 @@ class AccessService:
     def caller(self, principal: PrincipalInfo, purpose: str | None, request_id: str) -> Caller:
         org_unit_id = None
         if principal.org_unit is not None:
-            with self.vault.engine.connect() as conn:
+            with self.vault.reader.connect() as conn:
                 unit = columns(OrgUnit)
                 org_unit_id = conn.execute(
                     sa.select(unit.id).where(unit.code == principal.org_unit)
@@ -152,7 +153,7 @@ class AccessService:
 
     def _customer_org_unit(self, customer_id: uuid.UUID) -> int | None:
         c = columns(Customer)
-        with self.vault.engine.connect() as conn:
+        with self.vault.reader.connect() as conn:
             row = conn.execute(sa.select(c.org_unit_id).where(c.id == customer_id)).first()
         if row is None:
             raise NotFoundError("no such customer")
@@ -223,7 +224,7 @@ class AccessService:
         entries: list[Any] = []
         after = 0
         while True:
-            page = audit_access_report(self.vault.engine, customer_id, after_seq=after)
+            page = audit_access_report(self.vault.reader, customer_id, after_seq=after)
             entries.extend(page.entries)
             if page.next_after_seq is None:
                 break

@@ -42,7 +42,7 @@ def find_customers(vault: Vault, field: str, value: str) -> list[uuid.UUID]:
     digests = vault.indexer.candidates(field, blind_index.search_form(field, value))
     c = columns(Customer)
     column = getattr(c, SEARCHABLE[field])
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         found = conn.execute(
             sa.select(c.id).where(column.in_(digests)).order_by(c.created_at, c.id)
         )
@@ -51,7 +51,7 @@ def find_customers(vault: Vault, field: str, value: str) -> list[uuid.UUID]:
 
 def read_customer(vault: Vault, customer_id: uuid.UUID) -> dict[str, Any]:
     """The decrypted customer 360: profile, links, policies, claims, interactions, consents."""
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         row = (
             conn.execute(
                 sa.select(Customer.__table__).where(columns(Customer).id == customer_id)  # type: ignore[attr-defined]
@@ -113,7 +113,7 @@ def store_counts(vault: Vault) -> dict[str, int]:
         "consents": Consent,
         "data_keys": DataKeyRow,
     }
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         return {
             name: int(conn.execute(sa.select(sa.func.count()).select_from(model)).scalar_one())
             for name, model in models.items()

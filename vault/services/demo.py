@@ -29,7 +29,7 @@ def demo_customer(vault: Vault) -> tuple[uuid.UUID, str | None]:
         .order_by(c.created_at, c.id)
         .limit(1)
     )
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         row = conn.execute(query).first()
         if row is None:
             row = conn.execute(sa.select(c.id, sa.null()).order_by(c.created_at).limit(1)).one()

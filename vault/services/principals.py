@@ -101,7 +101,7 @@ def list_principals(vault: Vault) -> list[PrincipalInfo]:
         .select_from(sa.outerjoin(Principal.__table__, OrgUnit.__table__))  # type: ignore[attr-defined]
         .order_by(p.name)
     )
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         return [
             PrincipalInfo(i, n, k, r, code, revoked=revoked_at is not None)
             for i, n, k, r, code, revoked_at in conn.execute(query)
@@ -132,7 +132,7 @@ def authenticate(vault: Vault, presented: str) -> PrincipalInfo:
         .select_from(sa.outerjoin(Principal.__table__, OrgUnit.__table__))  # type: ignore[attr-defined]
         .where(p.key_id == key_id)
     )
-    with vault.engine.connect() as conn:
+    with vault.reader.connect() as conn:
         row = conn.execute(query).first()
     presented_hash = sha256(secret.encode())
     stored_hash = row.key_hash if row is not None else sha256(b"no such key")

@@ -37,6 +37,12 @@ class Vault:
     provider: KeyProvider
     indexer: BlindIndexer
     clock: Clock = field(default=utc_now)
+    read_engine: Engine | None = None
+    """For code that only reads: on SQLite it does not take the write lock."""
+
+    @property
+    def reader(self) -> Engine:
+        return self.read_engine or self.engine
 
     @functools.cached_property
     def fingerprint_key(self) -> SecretKey:
@@ -45,6 +51,8 @@ class Vault:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
 
 
 def open_vault(
@@ -71,9 +79,15 @@ def open_vault(
                 "the database schema is not current: run `customer-vault db upgrade` "
                 "(or `customer-vault init` for a new vault)"
             )
+    read_engine = (
+        create_vault_engine(settings.database_url, read_only=True)
+        if engine.dialect.name == "sqlite"
+        else None
+    )
     return Vault(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         keyring=keyring,
         provider=FileKeyProvider(keyring.kek),
         indexer=BlindIndexer(keyring.index),

@@ -37,8 +37,15 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_vault_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with the vault's connection settings."""
+def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the vault's connection settings.
+
+    On SQLite every transaction of the default engine starts with ``BEGIN
+    IMMEDIATE`` (it takes the write lock up front, so read-then-write
+    transactions never deadlock); a ``read_only`` engine uses a deferred
+    ``BEGIN`` so that readers run side by side in WAL mode.  Only code that
+    never writes may use it.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -46,7 +53,7 @@ def create_vault_engine(url: str, **kwargs: Any) -> Engine:
             _private_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin if read_only else _sqlite_begin_immediate)
         # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
         event.listen(engine, "connect", _sqlite_autocommit_off)
         return engine
@@ -85,3 +92,7 @@ def _sqlite_autocommit_off(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")

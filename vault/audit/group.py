@@ -1,0 +1,109 @@
+"""Group commit for the audit log: many requests' events, one transaction, one fsync.
+
+Every request that reads customer data must wait until its audit event is
+durable.  Committed one by one, those waits queue behind each other's fsync;
+here a single writer thread takes whatever has queued up (up to ``max_batch``
+submissions), appends it in one transaction and wakes each waiting request
+with its own recorded events.  Durability is unchanged: nobody is answered
+before the commit that holds their event.  A failed commit fails every
+request in it (fail closed); a submission of several events (a search) stays
+all-or-nothing because it is never split.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from vault.audit.events import AuditEvent
+from vault.audit.log import AuditLog
+from vault.audit.records import RecordedEvent
+from vault.errors import AuditUnavailable
+
+_STOP = object()
+
+
+class GroupCommitLog:
+    """``append``/``append_all`` with the same contract as :class:`AuditLog`, batched."""
+
+    def __init__(self, log: AuditLog, *, max_batch: int = 256, timeout: float = 30.0) -> None:
+        self._log = log
+        self._max_batch = max_batch
+        self._timeout = timeout
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def public_key(self) -> bytes:
+        return self._log.public_key
+
+    def append(self, event: AuditEvent) -> RecordedEvent:
+        return self.append_all([event])[0]
+
+    def append_all(self, events: Sequence[AuditEvent]) -> tuple[RecordedEvent, ...]:
+        """Block until these events are durably recorded; AuditUnavailable otherwise."""
+        self._start()
+        future: Future[tuple[RecordedEvent, ...]] = Future()
+        self._queue.put((tuple(events), future))
+        try:
+            return future.result(timeout=self._timeout)
+        except AuditUnavailable:
+            raise
+        except Exception:  # a timeout, or anything the writer did not classify
+            raise AuditUnavailable("the audit log could not record the event") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(_STOP)
+                self._thread.join(timeout=self._timeout)
+                self._thread = None
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="audit-group-commit", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[object]) -> None:
+        submissions: list[tuple[tuple[AuditEvent, ...], Future[tuple[RecordedEvent, ...]]]] = [
+            item for item in batch if isinstance(item, tuple)
+        ]
+        events = [event for submitted, _ in submissions for event in submitted]
+        try:
+            recorded = self._log.append_all(events)
+        except Exception as exc:
+            failure = (
+                exc
+                if isinstance(exc, AuditUnavailable)
+                else AuditUnavailable("the audit log could not record the event")
+            )
+            for _, future in submissions:
+                future.set_exception(failure)
+            return
+        offset = 0
+        for submitted, future in submissions:
+            future.set_result(tuple(recorded[offset : offset + len(submitted)]))
+            offset += len(submitted)
