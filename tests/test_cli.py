@@ -210,3 +210,33 @@ def test_the_main_job_runs_on_a_fresh_directory(home_env: dict[str, str], tmp_pa
     assert totals["rejected"] == 1  # the one deliberately invalid row
     again = run(["demo", "--customers", "80", "--json", "--no-serve"], home_env, cwd=tmp_path)
     assert json.loads(again.stdout)["stats"]["customers"] == 80  # idempotent re-run
+
+
+def test_audit_verify_exits_non_zero_when_the_chain_is_broken(
+    cli_env: dict[str, str], vault: object, tmp_path: Path
+) -> None:
+    from vault.audit import Action, AuditEvent, AuditLog, Outcome, signer_from_keyring
+
+    log = AuditLog(vault.engine, signer_from_keyring(vault.keyring))  # type: ignore[attr-defined]
+    for n in range(5):
+        log.append(
+            AuditEvent(
+                principal="svc",
+                role="admin",
+                purpose="administration",
+                action=Action.READ,
+                outcome=Outcome.ALLOWED,
+                request_id=f"r{n}",
+            )
+        )
+    exported = tmp_path / "checkpoint.json"
+    assert run(["audit", "checkpoint", "--out", str(exported)], cli_env).returncode == 0
+    ok = run(["audit", "verify", "--checkpoint", str(exported), "--json"], cli_env)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["events_checked"] == 5
+    with vault.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.exec_driver_sql("UPDATE audit_events SET purpose = 'marketing' WHERE seq = 3")
+    broken = run(["audit", "verify"], cli_env)
+    assert broken.returncode == 1
+    assert "event 3" in broken.stderr
+    _no_traceback(broken)
