@@ -7,6 +7,7 @@ every role x purpose for reading the 360 view, and every field's view.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from api_support import client, running_api
 from helpers import customer, resident_id, write_csv
 
 from vault import masking
+from vault.errors import ValidationError
 from vault.import_format import CONSENT_COLUMNS, CUSTOMER_COLUMNS, INTERACTION_COLUMNS
 from vault.policy import View, load_policies
 from vault.schema import PiiType, registry
@@ -218,7 +220,7 @@ def test_every_response_is_no_store_and_carries_a_request_id(api: Api) -> None:
         api.as_role("claims_adjuster", None).get(f"/v1/customers/{api.zhang}"),
     ):
         assert response.headers["cache-control"] == "no-store"
-        assert len(response.headers["x-request-id"]) == 16
+        assert re.fullmatch(r"rq[0-9a-f]{16}", response.headers["x-request-id"])
 
 
 # --- views ----------------------------------------------------------------------------
@@ -450,3 +452,29 @@ def test_authorization_matrix_reading_the_360_view(api: Api, role: str, purpose:
         else:
             assert view[name] != value, (role, name)
             assert view[name].startswith("p1_"), (role, name)
+
+
+def test_request_ids_are_always_accepted_by_the_audit_log() -> None:
+    """A request id must never look like a phone or ID number (the audit log refuses those)."""
+    from api.middleware import new_request_id
+    from vault.audit import Action, AuditEvent, Outcome
+
+    for _ in range(5000):
+        AuditEvent(
+            principal="p",
+            role="r",
+            purpose="x",
+            action=Action.READ,
+            outcome=Outcome.ALLOWED,
+            request_id=new_request_id(),
+        )
+    bare = "1234567890123456"
+    with pytest.raises(ValidationError):
+        AuditEvent(
+            principal="p",
+            role="r",
+            purpose="x",
+            action=Action.READ,
+            outcome=Outcome.ALLOWED,
+            request_id=bare,
+        )

@@ -80,3 +80,8 @@ def test_an_employee_principal_carries_its_org_unit(vault: Vault) -> None:
     )
     assert authenticate(vault, key).org_unit == "SH-01"
     assert [p.name for p in list_principals(vault)] == ["e1001"]
+
+
+def test_a_name_that_could_be_a_phone_number_is_refused(vault: Vault) -> None:
+    with pytest.raises(ValidationError, match="digits"):
+        add_principal(vault, "u13812345678", "admin", known_roles=ROLES)

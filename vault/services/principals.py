@@ -24,6 +24,8 @@ from vault.services.runtime import Vault
 from vault.storage.tables import OrgUnit, Principal, columns
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+_DIGIT_RUN = re.compile(r"\d{7}")
+"""Audit events refuse identifiers that could be a phone or ID number; so do principal names."""
 KINDS = ("service", "employee")
 _KEY = re.compile(r"cdv_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _FAILED = "invalid or revoked API key"
@@ -53,6 +55,8 @@ def add_principal(
         raise ValidationError(
             "name", "must be 2-64 of a-z 0-9 . _ - (an identifier, not a person's name)"
         )
+    if _DIGIT_RUN.search(name):
+        raise ValidationError("name", "may not hold 7 or more digits in a row (could be a number)")
     if role not in known_roles:
         raise ValidationError("role", "is not a role in the policy file")
     if kind not in KINDS:
