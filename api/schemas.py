@@ -22,10 +22,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class CustomerIn(Strict):
-    """A new customer (or another source's copy of one: identity resolution applies)."""
+class _Profile(Strict):
+    """The profile fields a caller may set; every one optional here."""
 
-    full_name: Short
+    full_name: Short | None = None
     gender: Literal["M", "F"] | None = None
     birth_date: dt.date | None = None
     id_type: Literal["resident_id", "passport"] | None = None
@@ -40,6 +40,12 @@ class CustomerIn(Strict):
     annual_income: Annotated[float, Field(ge=0, lt=1e12)] | None = None
     marital_status: Literal["single", "married", "divorced", "widowed"] | None = None
     education: Short | None = None
+
+
+class CustomerIn(_Profile):
+    """A new customer (or another source's copy of one: identity resolution applies)."""
+
+    full_name: Short
     org_unit: Annotated[str, Field(pattern=r"^[A-Z0-9_-]{1,32}$")] | None = None
     source_system: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")] = "api"
     source_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None
@@ -48,23 +54,8 @@ class CustomerIn(Strict):
     ] = Field(default_factory=dict)
 
 
-class CustomerPatch(Strict):
+class CustomerPatch(_Profile):
     """Fields to change; absent fields are left as they are."""
-
-    full_name: Short | None = None
-    gender: Literal["M", "F"] | None = None
-    id_type: Literal["resident_id", "passport"] | None = None
-    id_number: Annotated[str, Field(max_length=32)] | None = None
-    mobile: Annotated[str, Field(max_length=32)] | None = None
-    email: Annotated[str, Field(max_length=254)] | None = None
-    address: Annotated[str, Field(max_length=200)] | None = None
-    province: Annotated[str, Field(max_length=50)] | None = None
-    city: Annotated[str, Field(max_length=50)] | None = None
-    postcode: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
-    occupation: Short | None = None
-    annual_income: Annotated[float, Field(ge=0, lt=1e12)] | None = None
-    marital_status: Literal["single", "married", "divorced", "widowed"] | None = None
-    education: Short | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> CustomerPatch:
