@@ -240,3 +240,16 @@ def test_audit_verify_exits_non_zero_when_the_chain_is_broken(
     assert broken.returncode == 1
     assert "event 3" in broken.stderr
     _no_traceback(broken)
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: " ".join(c) or "root")
+def test_every_command_that_prints_data_offers_json(command: list[str]) -> None:
+    """Groups print only help, redact speaks JSON lines, serve prints nothing of its own."""
+    import typer.main
+
+    node = typer.main.get_command(app)
+    for name in command:
+        node = node.commands[name]  # type: ignore[attr-defined]
+    if hasattr(node, "commands") or command in (["redact"], ["serve"]):
+        return
+    assert "json_out" in {p.name for p in node.params}, command

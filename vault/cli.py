@@ -187,15 +187,19 @@ def _initialise(settings: Settings) -> dict[str, Any]:
 
 @db_app.command("upgrade")
 @_guard
-def db_upgrade(ctx: typer.Context) -> None:
+def db_upgrade(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Apply pending schema migrations (Alembic)."""
     settings = _settings(ctx)
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
-        _out().print(f"schema at {', '.join(sorted(migrate.current_revisions(engine)))}")
+        revisions = sorted(migrate.current_revisions(engine))
     finally:
         engine.dispose()
+    if json_out:
+        _print_json({"database": settings.display_database, "schema_revisions": revisions})
+    else:
+        _out().print(f"schema at {', '.join(revisions)}")
 
 
 @app.command("import")
@@ -500,6 +504,7 @@ def audit_verify(
 def audit_checkpoint(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Write the signed checkpoint (JSON) here.")],
+    json_out: JsonFlag = False,
 ) -> None:
     """Sign a checkpoint of the chain's head now and export it: keep it outside the database."""
     from vault.audit import AuditLog, signer_from_keyring
@@ -512,7 +517,10 @@ def audit_checkpoint(
     finally:
         vault.close()
     out.write_text(checkpoint.to_json(), encoding="utf-8")
-    _out().print(f"checkpoint of event {checkpoint.seq} written to {out}")
+    if json_out:
+        _print_json({"seq": checkpoint.seq, "file": str(out)})
+    else:
+        _out().print(f"checkpoint of event {checkpoint.seq} written to {out}")
 
 
 def _known_roles(settings: Settings) -> frozenset[str]:
@@ -594,7 +602,9 @@ def principals_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 @principals_app.command("revoke")
 @_guard
 def principals_revoke(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The principal to revoke.")]
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The principal to revoke.")],
+    json_out: JsonFlag = False,
 ) -> None:
     """Revoke a principal's API key at once."""
     from vault.services.principals import revoke_principal
@@ -604,7 +614,10 @@ def principals_revoke(
         revoke_principal(vault, name)
     finally:
         vault.close()
-    _out().print(f"principal {name} revoked")
+    if json_out:
+        _print_json({"name": name, "revoked": True})
+    else:
+        _out().print(f"principal {name} revoked")
 
 
 @app.command()
