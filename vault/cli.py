@@ -147,7 +147,7 @@ def _root(
     ] = None,
     log_level: Annotated[
         str, typer.Option(help="Log level for the JSON logs on stderr.")
-    ] = "WARNING",
+    ] = "INFO",
 ) -> None:
     configure_logging(log_level.upper())
     ctx.obj = Settings.resolve(database_url=database_url, keys_path=keys, policies_dir=policies)
