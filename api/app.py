@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from api import problems
 from api.context import AppContext
 from api.middleware import VaultMiddleware
-from api.routes import audit, customers, health
+from api.routes import audit, customers, health, redact
 from vault.settings import Settings
 
 MAX_BODY_BYTES = 256 * 1024
@@ -48,4 +48,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(customers.router)
     app.include_router(audit.router)
+    app.include_router(redact.router)
     return app

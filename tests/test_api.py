@@ -478,3 +478,42 @@ def test_request_ids_are_always_accepted_by_the_audit_log() -> None:
             outcome=Outcome.ALLOWED,
             request_id=bare,
         )
+
+
+def test_redact_strips_pii_from_text_next_to_chinese(api: Api) -> None:
+    cs = api.as_role("customer_service", "customer_support")
+    response = cs.post(
+        "/v1/redact", json={"text": "客户张伟来电，手机13812345678，邮箱zhang@163.com谢谢"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "13812345678" not in body["text"]
+    assert "zhang@163.com" not in body["text"]
+    assert {e["type"] for e in body["entities"]} >= {"MOBILE", "EMAIL"}
+    assert (
+        api.as_role("analyst", "analytics").post("/v1/redact", json={"text": "x"}).status_code
+        == 403
+    )
+
+
+def test_audit_is_complete_for_a_mix_of_requests(api: Api) -> None:
+    """N mixed requests leave exactly the expected events, no more, no fewer."""
+    adjuster = api.as_role("claims_adjuster", "claims_processing")
+    cs = api.as_role("customer_service", "customer_support")
+    expected: list[tuple[str, str, str]] = []  # (principal, action, outcome)
+    for _ in range(3):
+        assert adjuster.get(f"/v1/customers/{api.zhang}").status_code == 200
+        expected.append(("p-claims-adjuster", "read", "allowed"))
+    assert cs.get(f"/v1/customers/{api.li}").status_code == 403  # out of its org unit
+    expected.append(("p-customer-service", "read", "denied"))
+    assert api.as_role("analyst", "analytics").get(f"/v1/customers/{api.zhang}").status_code == 403
+    expected.append(("p-analyst", "read", "denied"))
+    found = adjuster.post("/v1/customers/search", json={"mobile": "138 1234 5678"})
+    assert len(found.json()["items"]) == 1
+    expected.append(("p-claims-adjuster", "search", "allowed"))
+    assert cs.patch(f"/v1/customers/{api.zhang}", json={"city": "上海"}).status_code == 200
+    expected.append(("p-customer-service", "update", "allowed"))
+    assert adjuster.get("/healthz").status_code == 200  # no customer data: no event
+    assert api.as_role("claims_adjuster", None).get(f"/v1/customers/{api.zhang}").status_code == 400
+    events = [(e["principal"], e["action"], e["outcome"]) for e in _events(api.vault)]
+    assert events == expected
