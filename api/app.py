@@ -16,6 +16,7 @@ from api import problems
 from api.context import AppContext
 from api.middleware import VaultMiddleware
 from api.routes import audit, customers, health, redact
+from vault.logs import configure_logging
 from vault.settings import Settings
 
 MAX_BODY_BYTES = 256 * 1024
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging()  # every worker process: JSON lines through the PII scrubber
         context = AppContext.open(settings or Settings.resolve())
         app.state.context = context
         try:

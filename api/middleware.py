@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vault.logs import get_logger
+
 
 class _TooLarge(Exception):
     pass
@@ -77,6 +79,17 @@ class VaultMiddleware:
         except _TooLarge:
             if not started:
                 await _too_large(send_with_headers, request_id, self.max_body_bytes)
+        except Exception as exc:  # never let a traceback reach the server's logs
+            get_logger("api.middleware").error(
+                "api.unexpected_error", error_type=type(exc).__name__, request_id=request_id
+            )
+            if not started:
+                await _problem(
+                    send_with_headers,
+                    request_id,
+                    500,
+                    "the vault failed to serve this request; see the request id in the logs",
+                )
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -90,19 +103,25 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Any, request_id: str, limit: int) -> None:
+    await _problem(send, request_id, 413, f"request bodies are limited to {limit} bytes")
+
+
+async def _problem(send: Any, request_id: str, status: int, detail: str) -> None:
+    kind = "too-large" if status == 413 else "internal"
+    title = "Request body too large" if status == 413 else "Internal error"
     body = json.dumps(
         {
-            "type": "urn:customer-vault:problem:too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"request bodies are limited to {limit} bytes",
+            "type": f"urn:customer-vault:problem:{kind}",
+            "title": title,
+            "status": status,
+            "detail": detail,
             "request_id": request_id,
         }
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -512,8 +512,32 @@ def test_audit_is_complete_for_a_mix_of_requests(api: Api) -> None:
     assert len(found.json()["items"]) == 1
     expected.append(("p-claims-adjuster", "search", "allowed"))
     assert cs.patch(f"/v1/customers/{api.zhang}", json={"city": "上海"}).status_code == 200
-    expected.append(("p-customer-service", "update", "allowed"))
+    expected += [("p-customer-service", "update", "allowed")] * 2  # intent, then result
     assert adjuster.get("/healthz").status_code == 200  # no customer data: no event
     assert api.as_role("claims_adjuster", None).get(f"/v1/customers/{api.zhang}").status_code == 400
     events = [(e["principal"], e["action"], e["outcome"]) for e in _events(api.vault)]
     assert events == expected
+
+
+def test_an_unknown_purpose_is_denied_and_audited_without_its_text(api: Api) -> None:
+    """A purpose header is caller-controlled text: it must not reach the audit log raw."""
+    for purpose in ("zhang.wei", "call about 13800138000"):
+        response = api.as_role("claims_adjuster", purpose).get(f"/v1/customers/{api.zhang}")
+        assert response.status_code == 403
+    denied = [e for e in _events(api.vault) if e["outcome"] == "denied"]
+    assert [e["purpose"] for e in denied] == ["unknown", "unknown"]
+    assert "13800138000" not in repr(_events(api.vault))
+
+
+def test_custom_attributes_cannot_shadow_profile_fields(api: Api) -> None:
+    crm = api.as_role("crm_integration", "customer_support")
+    response = crm.post(
+        "/v1/customers",
+        json={
+            "full_name": "王芳",
+            "mobile": "13700001111",
+            "custom_attributes": {"source_system": "zzz"},
+        },
+    )
+    assert response.status_code == 422
+    assert find_customers(api.vault, "mobile", "13700001111") == []

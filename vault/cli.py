@@ -145,9 +145,7 @@ def _root(
             show_envvar=True,
         ),
     ] = None,
-    log_level: Annotated[
-        str, typer.Option(help="Log level for the JSON logs on stderr.")
-    ] = "INFO",
+    log_level: Annotated[str, typer.Option(help="Log level for the JSON logs on stderr.")] = "INFO",
 ) -> None:
     configure_logging(log_level.upper())
     ctx.obj = Settings.resolve(database_url=database_url, keys_path=keys, policies_dir=policies)

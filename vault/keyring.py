@@ -171,7 +171,17 @@ def write_keyring(path: Path, document: Mapping[str, Any], *, overwrite: bool = 
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic, and fails if a keyring appeared meanwhile
+            except FileExistsError:
+                raise KeyringError(
+                    f"{path} already exists; refusing to overwrite a keyring"
+                ) from None
+            finally:
+                tmp.unlink(missing_ok=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -25,7 +25,8 @@ from api.schemas import (
     SearchOut,
 )
 from api.security import Context, permission
-from vault.errors import NotFoundError
+from vault.errors import NotFoundError, ValidationError
+from vault.import_format import CUSTOMER_COLUMNS
 from vault.services import customers as customer_store
 from vault.services.access import Caller
 from vault.services.importing import import_one
@@ -67,6 +68,8 @@ def create_customer(
     """Create a customer; a copy from another source attaches to the existing one."""
     source_id = body.source_id or f"api-{uuid.uuid4().hex}"
     raw = _cells(body, exclude={"custom_attributes", "source_id"})
+    if set(body.custom_attributes) & set(CUSTOMER_COLUMNS):
+        raise ValidationError("custom_attributes", "keys may not be profile field names")
     raw.update(body.custom_attributes)
     raw["source_id"] = source_id
 
@@ -81,7 +84,7 @@ def create_customer(
             ).scalar_one()
         return customer_id, {"id": customer_id, "outcome": outcome}
 
-    return ctx.access.write(caller, "customer.create", None, perform)
+    return ctx.access.write(caller, "customer.create", None, perform, target_org_unit=body.org_unit)
 
 
 @router.get("/{customer_id}", summary="The customer 360, shaped by the caller's policy")

@@ -13,6 +13,7 @@ Every use case here follows the same order, which is the point of the module:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -87,21 +88,37 @@ class AccessService:
                 ).scalar()
         return Caller(principal, purpose, request_id, org_unit_id)
 
-    def check(self, caller: Caller, action: str, customer_id: uuid.UUID | None = None) -> Allowed:
+    def check(
+        self,
+        caller: Caller,
+        action: str,
+        customer_id: uuid.UUID | None = None,
+        *,
+        target_org_unit: str | None = None,
+    ) -> Allowed:
         """Role, action and purpose, before anything is read (scope is checked per customer).
 
         ``customer_id``, when the request names one, goes into a denial's audit event.
         """
+        customer_org_unit = caller.org_unit_id
+        if target_org_unit is not None:  # a create: scope is the new customer's org unit
+            customer_org_unit = self._org_unit_id(target_org_unit)
         decision = self.policies.decide(
             caller.principal.role,
             action,
             caller.purpose,
             principal_org_unit=caller.org_unit_id,
-            customer_org_unit=caller.org_unit_id,
+            customer_org_unit=customer_org_unit,
         )
         if isinstance(decision, Denied):
             self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
         return decision
+
+    def _org_unit_id(self, code: str) -> int | None:
+        unit = columns(OrgUnit)
+        with self.vault.reader.connect() as conn:
+            found = conn.execute(sa.select(unit.id).where(unit.code == code)).scalar()
+        return None if found is None else int(found)
 
     # --- audit ------------------------------------------------------------------------
 
@@ -120,7 +137,11 @@ class AccessService:
             principal=caller.principal.name,
             role=caller.principal.role,
             org_unit=caller.principal.org_unit,
-            purpose=caller.purpose or "none",
+            purpose=(
+                caller.purpose
+                if caller.purpose is not None and caller.purpose in self.policies.purposes
+                else "unknown"
+            ),
             action=AUDIT_ACTIONS.get(action, Action.READ),
             outcome=outcome,
             request_id=caller.request_id,
@@ -248,20 +269,45 @@ class AccessService:
         action: str,
         customer_id: uuid.UUID | None,
         perform: Callable[[], tuple[uuid.UUID, dict[str, Any]]],
+        *,
+        target_org_unit: str | None = None,
     ) -> dict[str, Any]:
-        """Run a write after the policy allows it; audit it (durably) before answering."""
+        """Run a write after the policy allows it, audited before and after.
+
+        The allowed write is recorded *before* it happens, so no write can exist
+        without its audit event; its result (or its failure) is recorded after.
+        """
         if customer_id is None:
-            self.check(caller, action)
+            self.check(caller, action, target_org_unit=target_org_unit)
         else:
             self._decide(caller, action, customer_id)
-        subject, result = perform()
+        pending = [customer_id] if customer_id else []
+        self.audit.append(
+            self._event(
+                caller, action, Outcome.ALLOWED, customer_ids=pending, detail={"stage": "intent"}
+            )
+        )
+        try:
+            subject, result = perform()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.audit.append(
+                    self._event(
+                        caller,
+                        action,
+                        Outcome.FAILED,
+                        customer_ids=pending,
+                        detail={"stage": "result"},
+                    )
+                )
+            raise
         self.audit.append(
             self._event(
                 caller,
                 action,
                 Outcome.ALLOWED,
                 customer_ids=[subject],
-                detail={k: v for k, v in result.items() if k in ("outcome",)},
+                detail={"stage": "result", "outcome": str(result.get("outcome", ""))},
             )
         )
         return result

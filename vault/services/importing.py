@@ -1086,8 +1086,11 @@ def import_one(vault: Vault, kind: str, raw: Mapping[str, str | None]) -> str:
         raise ValidationError(field_name, reason)
     importer.raw_rows = {1: dict(raw)}
     sink = _Collect()
-    with vault.engine.begin() as conn:
-        summary = importer.apply(conn, items, Path(f"{kind}.api"), sink)
+    try:
+        with vault.engine.begin() as conn:
+            summary = importer.apply(conn, items, Path(f"{kind}.api"), sink)
+    except DBIntegrityError:
+        raise ConflictError(f"the {kind} row conflicts with data stored concurrently") from None
     if sink.rejected is not None:
         fields, reason = sink.rejected
         if "belongs to another customer" in reason or "conflicts" in reason:

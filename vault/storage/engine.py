@@ -40,6 +40,9 @@ def is_sqlite(engine: Engine) -> bool:
 def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the vault's connection settings.
 
+    ``hide_parameters``: SQLAlchemy otherwise puts bound values (which may be
+    plaintext on their way to being rejected) into exception messages.
+
     On SQLite every transaction of the default engine starts with ``BEGIN
     IMMEDIATE`` (it takes the write lock up front, so read-then-write
     transactions never deadlock); a ``read_only`` engine uses a deferred
@@ -51,13 +54,13 @@ def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> 
         database = make_url(url).database
         if database and database != ":memory:":
             _private_file(Path(database))
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin if read_only else _sqlite_begin_immediate)
         # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
         event.listen(engine, "connect", _sqlite_autocommit_off)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def _private_file(path: Path) -> None:
