@@ -559,3 +559,56 @@ def test_preparing_in_worker_processes_gives_the_same_result_as_in_process(
             vault.close()
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0]["merged"] > 0
+
+
+def test_a_batch_retried_row_by_row_reports_each_reject_once(vault: Vault, tmp_path: Path) -> None:
+    """A reject found inside a batch that then fails in the database is not written twice."""
+    other = customer(
+        source_system="crm",
+        source_id="C2",
+        full_name="李娜",
+        id_type="resident_id",
+        id_number=LI_ID,
+    )
+    _import(
+        vault,
+        tmp_path,
+        customers=write_csv(tmp_path / "a.csv", [_zhang(), other], CUSTOMER_COLUMNS),
+    )
+    with vault.engine.begin() as conn:
+        if vault.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON source_links WHEN NEW.source_id = 'BOOM' "
+                "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.source_id = 'BOOM' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END "
+                "$$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON source_links "
+                "FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
+    try:
+        rows = [
+            _zhang(id_number=LI_ID, birth_date="", gender=""),  # rejected inside the batch
+            customer(source_system="crm", source_id="BOOM", full_name="王芳", mobile="13700001111"),
+        ]
+        summary, rejects = _import(
+            vault, tmp_path, customers=write_csv(tmp_path / "b.csv", rows, CUSTOMER_COLUMNS)
+        )
+        assert [(r["row_number"], r["fields"]) for r in rejects] == [
+            ("1", "id_number"),
+            ("2", "row"),
+        ]
+        assert summary["totals"]["rejected"] == 2
+    finally:
+        with vault.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "DROP TRIGGER boom"
+                + ("" if vault.engine.dialect.name == "sqlite" else " ON source_links")
+            )
+            if vault.engine.dialect.name != "sqlite":
+                conn.exec_driver_sql("DROP FUNCTION boom()")

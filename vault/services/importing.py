@@ -95,6 +95,22 @@ class CsvRejects:
         self._writer.writerow((source_file, row_number, ";".join(fields), reason))
 
 
+class _HeldRejects:
+    """Rejects of a batch in flight, released to the real sink only once it commits."""
+
+    def __init__(self) -> None:
+        self._held: list[tuple[str, int, Sequence[str], str]] = []
+
+    def reject(self, source_file: str, row_number: int, fields: Sequence[str], reason: str) -> None:
+        self._held.append((source_file, row_number, list(fields), reason))
+
+    def release(self, sink: RejectSink | None) -> None:
+        if sink is not None:
+            for entry in self._held:
+                sink.reject(*entry)
+        self._held.clear()
+
+
 class CountingRejects:
     """Counts rejects and forwards them (to a file, or nowhere)."""
 
@@ -378,13 +394,20 @@ class _FileImporter:
     def _apply_safely(
         self, parsed: list[Parsed], path: Path, rejects: RejectSink | None
     ) -> FileSummary:
-        """One transaction per batch; on a database conflict, one per row."""
+        """One transaction per batch; on a database conflict, one per row.
+
+        Rejects found while applying a batch are held back until it commits: a
+        batch that fails is applied again row by row, and must not report its
+        rejects twice.
+        """
         result = FileSummary(kind=self.kind, file=path.name)
         if not parsed:
             return result
+        held = _HeldRejects()
         try:
             with self.vault.engine.begin() as conn:
-                result.add(self.apply(conn, parsed, path, rejects))
+                result.add(self.apply(conn, parsed, path, held))
+            held.release(rejects)
             return result
         except (DBIntegrityError, DBAPIError):
             if len(parsed) == 1:
