@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,3 @@ class AppContext:
     def close(self) -> None:
         self.audit.close()
         self.vault.close()
-
-
-Factory = Callable[[], AppContext]

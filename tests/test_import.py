@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,35 @@ def _zhang(**overrides: str) -> dict[str, str]:
         org_unit="BJ-01",
     )
     return row | overrides
+
+
+@contextlib.contextmanager
+def _failing_source_link(vault: Vault, source_id: str) -> Iterator[None]:
+    """A real database trigger that refuses the source link of one source id."""
+    sqlite = vault.engine.dialect.name == "sqlite"
+    with vault.engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON source_links "
+                f"WHEN NEW.source_id = '{source_id}' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.source_id = '{source_id}' THEN RAISE EXCEPTION 'boom'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON source_links "
+                "FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
+    try:
+        yield
+    finally:
+        with vault.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER boom" + ("" if sqlite else " ON source_links"))
+            if not sqlite:
+                conn.exec_driver_sql("DROP FUNCTION boom()")
 
 
 def _import(vault: Vault, tmp_path: Path, **files: Path) -> tuple[dict, list[dict[str, str]]]:
@@ -296,23 +327,7 @@ def test_a_batch_that_fails_in_the_database_leaves_no_half_written_customer(
     vault: Vault, tmp_path: Path
 ) -> None:
     """A trigger makes one row's source link fail: that customer must not exist at all."""
-    with vault.engine.begin() as conn:
-        if vault.engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON source_links WHEN NEW.source_id = 'BOOM' "
-                "BEGIN SELECT RAISE(ABORT, 'boom'); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.source_id = 'BOOM' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END "
-                "$$ LANGUAGE plpgsql"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON source_links "
-                "FOR EACH ROW EXECUTE FUNCTION boom()"
-            )
-    try:
+    with _failing_source_link(vault, "BOOM"):
         rows = [
             _zhang(),
             customer(
@@ -334,14 +349,6 @@ def test_a_batch_that_fails_in_the_database_leaves_no_half_written_customer(
         counts = store_counts(vault)
         assert counts["customers"] == counts["data_keys"] == counts["source_links"] == 2
         assert find_customers(vault, "id_number", LI_ID) == []
-    finally:
-        with vault.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "DROP TRIGGER boom"
-                + ("" if vault.engine.dialect.name == "sqlite" else " ON source_links")
-            )
-            if vault.engine.dialect.name != "sqlite":
-                conn.exec_driver_sql("DROP FUNCTION boom()")
 
 
 def _children(tmp_path: Path) -> dict[str, Path]:
@@ -575,23 +582,7 @@ def test_a_batch_retried_row_by_row_reports_each_reject_once(vault: Vault, tmp_p
         tmp_path,
         customers=write_csv(tmp_path / "a.csv", [_zhang(), other], CUSTOMER_COLUMNS),
     )
-    with vault.engine.begin() as conn:
-        if vault.engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON source_links WHEN NEW.source_id = 'BOOM' "
-                "BEGIN SELECT RAISE(ABORT, 'boom'); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.source_id = 'BOOM' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END "
-                "$$ LANGUAGE plpgsql"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER boom BEFORE INSERT ON source_links "
-                "FOR EACH ROW EXECUTE FUNCTION boom()"
-            )
-    try:
+    with _failing_source_link(vault, "BOOM"):
         rows = [
             _zhang(id_number=LI_ID, birth_date="", gender=""),  # rejected inside the batch
             customer(source_system="crm", source_id="BOOM", full_name="王芳", mobile="13700001111"),
@@ -604,11 +595,3 @@ def test_a_batch_retried_row_by_row_reports_each_reject_once(vault: Vault, tmp_p
             ("2", "row"),
         ]
         assert summary["totals"]["rejected"] == 2
-    finally:
-        with vault.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "DROP TRIGGER boom"
-                + ("" if vault.engine.dialect.name == "sqlite" else " ON source_links")
-            )
-            if vault.engine.dialect.name != "sqlite":
-                conn.exec_driver_sql("DROP FUNCTION boom()")
