@@ -12,7 +12,8 @@ BUILDING_BLOCKS = [
     p
     for p in (REPO / "vault").rglob("*.py")
     if "services" not in p.parts
-    and p.name not in ("cli.py", "__main__.py")
+    and "cli" not in p.parts
+    and p.name != "__main__.py"
     and "migrations" not in p.parts
 ]
 

@@ -1,30 +1,33 @@
-"""``customer-vault``: the command line.
+"""``customer-vault``: the root command, its options, and the everyday commands.
 
 Every command builds what it needs in its own entry (settings, engine,
 keyring) and passes it to a service; nothing is built at import time.  Errors
-are mapped to messages and exit codes in one place (:func:`_guard`), and
-tracebacks are never printed: their frames could hold plaintext.
-
-Exit codes: 0 ok, 1 unexpected failure, 2 bad input or configuration,
-3 not found, 4 integrity failure (a ciphertext or key did not authenticate).
+are mapped to messages and exit codes once, in :func:`vault.cli.support.guard`.
+Larger command groups live in their own modules beside this one and are
+registered at the end of this file.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from vault import errors
+from vault.cli.support import (
+    JsonFlag,
+    err_console,
+    guard,
+    out_console,
+    print_json,
+    settings_of,
+    vault_of,
+)
 from vault.keyring import create_keyring, load_keyring
-from vault.logs import configure_logging, get_logger
+from vault.logs import configure_logging
 from vault.progress import for_terminal
 from vault.services import customers as customer_service
 from vault.services.importing import CountingRejects, CsvRejects, ImportSources, import_files
@@ -32,45 +35,6 @@ from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
 from vault.storage import migrate
 from vault.storage.engine import create_vault_engine
-
-EXIT_CODES: list[tuple[type[errors.VaultError], int]] = [
-    (errors.IntegrityError, 4),
-    (errors.NotFoundError, 3),
-    (errors.ValidationError, 2),
-    (errors.ConfigurationError, 2),
-    (errors.ConflictError, 2),
-]
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _guard(command: Callable[P, R]) -> Callable[P, R]:
-    """Turns vault errors into one clear line on stderr and an exit code; never a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except errors.VaultError as exc:
-            code = next((c for t, c in EXIT_CODES if isinstance(exc, t)), 1)
-            _err().print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(code) from None
-        except Exception as exc:  # last resort: the frames could hold plaintext
-            get_logger("vault.cli").error("cli.unexpected_error", error_type=type(exc).__name__)
-            _err().print(
-                f"error: unexpected {type(exc).__name__}; nothing more is shown because "
-                "details could contain customer data",
-                markup=False,
-                highlight=False,
-            )
-            raise typer.Exit(1) from None
-
-    return run
-
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -90,32 +54,8 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 
-def _err() -> Console:
-    return Console(stderr=True, soft_wrap=True)
-
-
-def _out() -> Console:
-    return Console(soft_wrap=True)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
-def _vault(ctx: typer.Context) -> Vault:
-    return open_vault(_settings(ctx))
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
 @app.callback()
-@_guard
+@guard
 def _root(
     ctx: typer.Context,
     database_url: Annotated[
@@ -152,16 +92,18 @@ def _root(
 
 
 @app.command()
-@_guard
+@guard
 def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Create a keyring (mode 0600) if there is none, and bring the database schema up to date."""
-    result = _initialise(_settings(ctx))
+    result = _initialise(settings_of(ctx))
     if json_out:
-        _print_json(result)
+        print_json(result)
         return
     verb = "created" if result["keyring_created"] else "kept existing"
-    _out().print(f"keyring {verb}: {result['keyring']}")
-    _out().print(f"database ready: {result['database']} (schema {result['schema_revision']})")
+    out_console().print(f"keyring {verb}: {result['keyring']}")
+    out_console().print(
+        f"database ready: {result['database']} (schema {result['schema_revision']})"
+    )
 
 
 def _initialise(settings: Settings) -> dict[str, Any]:
@@ -184,10 +126,10 @@ def _initialise(settings: Settings) -> dict[str, Any]:
 
 
 @db_app.command("upgrade")
-@_guard
+@guard
 def db_upgrade(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Apply pending schema migrations (Alembic)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
@@ -195,13 +137,13 @@ def db_upgrade(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     finally:
         engine.dispose()
     if json_out:
-        _print_json({"database": settings.display_database, "schema_revisions": revisions})
+        print_json({"database": settings.display_database, "schema_revisions": revisions})
     else:
-        _out().print(f"schema at {', '.join(revisions)}")
+        out_console().print(f"schema at {', '.join(revisions)}")
 
 
 @app.command("import")
-@_guard
+@guard
 def import_command(
     ctx: typer.Context,
     customers: Annotated[Path | None, typer.Option(help="customers.csv")] = None,
@@ -219,13 +161,13 @@ def import_command(
     sources = ImportSources(customers, policies, claims, interactions, consents)
     if not sources.items():
         raise errors.ValidationError("import", "name at least one file, e.g. --customers F.csv")
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         summary = _run_import(vault, sources, rejects)
     finally:
         vault.close()
     if json_out:
-        _print_json(summary)
+        print_json(summary)
     else:
         _print_summary(summary)
 
@@ -250,11 +192,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_row(*(str(f[c]) for c in columns))
     totals = summary["totals"]
     table.add_row("total", *(str(totals[c]) for c in columns[1:]))
-    _out().print(table)
+    out_console().print(table)
 
 
 @app.command()
-@_guard
+@guard
 def find(
     ctx: typer.Context,
     id_number: Annotated[
@@ -271,42 +213,42 @@ def find(
     if len(given) != 1:
         raise errors.ValidationError("find", "give exactly one of --id-number, --mobile, --email")
     ((field, value),) = given.items()
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         ids = [str(i) for i in customer_service.find_customers(vault, field, value)]
     finally:
         vault.close()
     if json_out:
-        _print_json(ids)
+        print_json(ids)
     else:
         for i in ids:
-            _out().print(i)
+            out_console().print(i)
         if not ids:
-            _err().print("no matching customer")
+            err_console().print("no matching customer")
 
 
 @app.command()
-@_guard
+@guard
 def stats(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Row counts of the store (customers, source links, policies, claims, ...)."""
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         counts = customer_service.store_counts(vault)
     finally:
         vault.close()
     if json_out:
-        _print_json(counts)
+        print_json(counts)
         return
     table = Table(title="vault contents")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in counts.items():
         table.add_row(name, str(count))
-    _out().print(table)
+    out_console().print(table)
 
 
 @app.command("demo-data")
-@_guard
+@guard
 def demo_data(
     out: Annotated[Path, typer.Option(help="Directory for the CSV files.")] = Path(
         "vault-data/demo"
@@ -323,10 +265,10 @@ def demo_data(
     """Write realistic synthetic CRM extracts (zh_CN and en_US customers) in the import format."""
     files = _generate(out, customers, seed, invalid)
     if json_out:
-        _print_json(files)
+        print_json(files)
         return
     for kind in ("customers", "policies", "claims", "interactions", "consents"):
-        _out().print(f"{files['counts'][kind]:>8} rows  {files[kind]}")
+        out_console().print(f"{files['counts'][kind]:>8} rows  {files[kind]}")
 
 
 def _generate(out: Path, customers: int, seed: int, invalid: int) -> dict[str, Any]:
@@ -349,7 +291,7 @@ def _generate(out: Path, customers: int, seed: int, invalid: int) -> dict[str, A
 
 
 @app.command()
-@_guard
+@guard
 def demo(
     ctx: typer.Context,
     customers: Annotated[
@@ -362,25 +304,27 @@ def demo(
     json_out: JsonFlag = False,
 ) -> None:
     """The main job: init, generate demo data, import it, then serve the API with demo keys."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     setup = _initialise(settings)
     if not json_out:
-        _out().print(f"vault ready: keyring {setup['keyring']}, database {setup['database']}")
+        out_console().print(
+            f"vault ready: keyring {setup['keyring']}, database {setup['database']}"
+        )
     demo_dir = settings.keys_path.parent / "demo"
     files = _generate(demo_dir, customers, seed=0, invalid=max(customers // 100, 1))
     sources = ImportSources(**{k: Path(files[k]) for k in ImportSources.__dataclass_fields__})
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         summary = _run_import(vault, sources, demo_dir / "rejects.csv")
         counts = customer_service.store_counts(vault)
     finally:
         vault.close()
     if json_out:
-        _print_json({"setup": setup, "import": summary, "stats": counts})
+        print_json({"setup": setup, "import": summary, "stats": counts})
     else:
         _print_summary(summary)
-        _out().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
-        _out().print(
+        out_console().print(f"rejected rows and reasons: {demo_dir / 'rejects.csv'}")
+        out_console().print(
             f"{counts['customers']} customers stored, every personal field sealed with AES-256-GCM."
         )
     if serve_api:
@@ -393,13 +337,13 @@ def _demo_api(ctx: typer.Context, settings: Settings, port: int) -> None:
 
     policies = load_policies(settings.policies_dir / "roles.yaml")
     scoped = {r for r in policies.roles if policies.role(r).scope.value == "org_unit"}
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         customer_id, org_unit = demo_customer(vault)
         keys = demo_principals(vault, policies.roles, org_unit, scoped)
     finally:
         vault.close()
-    out = _out()
+    out = out_console()
     out.print("\nDemo API keys, one per role (shown only now; a new run revokes them):")
     for role, key in keys.items():
         out.print(f"  export {role.upper()}_KEY={key}", markup=False, highlight=False)
@@ -427,7 +371,7 @@ def _demo_api(ctx: typer.Context, settings: Settings, port: int) -> None:
 
 
 @app.command()
-@_guard
+@guard
 def redact(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help="Read JSON lines on stdin, write JSON lines on stdout.")
@@ -445,12 +389,12 @@ def redact(
 
     stats = redact_jsonl(sys.stdin, sys.stdout, Redactor())
     if stats.errors:
-        _err().print(f"{stats.redacted} lines redacted, {stats.errors} lines with errors")
+        err_console().print(f"{stats.redacted} lines redacted, {stats.errors} lines with errors")
         raise typer.Exit(2)
 
 
 @audit_app.command("verify")
-@_guard
+@guard
 def audit_verify(
     ctx: typer.Context,
     checkpoint: Annotated[
@@ -471,7 +415,7 @@ def audit_verify(
         verify_log,
     )
 
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         keys = (
             (public_key_from_b64(public_key),)
@@ -487,18 +431,20 @@ def audit_verify(
     breaks = [{"seq": b.seq, "kind": str(b.kind), "detail": b.detail} for b in report.breaks]
     result = {"ok": report.ok, "events_checked": report.events_checked, "breaks": breaks}
     if json_out:
-        _print_json(result)
+        print_json(result)
     elif report.ok:
-        _out().print(f"audit chain intact: {report.events_checked} events verified")
+        out_console().print(f"audit chain intact: {report.events_checked} events verified")
     else:
         for b in breaks:
-            _err().print(f"audit chain broken at event {b['seq']}: {b['kind']} ({b['detail']})")
+            err_console().print(
+                f"audit chain broken at event {b['seq']}: {b['kind']} ({b['detail']})"
+            )
     if not report.ok:
         raise typer.Exit(1)
 
 
 @audit_app.command("checkpoint")
-@_guard
+@guard
 def audit_checkpoint(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Write the signed checkpoint (JSON) here.")],
@@ -507,7 +453,7 @@ def audit_checkpoint(
     """Sign a checkpoint of the chain's head now and export it: keep it outside the database."""
     from vault.audit import AuditLog, signer_from_keyring
 
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         checkpoint = AuditLog(
             vault.engine, signer_from_keyring(vault.keyring), clock=vault.clock
@@ -516,9 +462,9 @@ def audit_checkpoint(
         vault.close()
     out.write_text(checkpoint.to_json(), encoding="utf-8")
     if json_out:
-        _print_json({"seq": checkpoint.seq, "file": str(out)})
+        print_json({"seq": checkpoint.seq, "file": str(out)})
     else:
-        _out().print(f"checkpoint of event {checkpoint.seq} written to {out}")
+        out_console().print(f"checkpoint of event {checkpoint.seq} written to {out}")
 
 
 def _known_roles(settings: Settings) -> frozenset[str]:
@@ -528,7 +474,7 @@ def _known_roles(settings: Settings) -> frozenset[str]:
 
 
 @principals_app.command("add")
-@_guard
+@guard
 def principals_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="An identifier such as cs-shanghai-app.")],
@@ -542,8 +488,8 @@ def principals_add(
     """Create a principal and print its API key once (only a hash is stored)."""
     from vault.services.principals import add_principal
 
-    settings = _settings(ctx)
-    vault = _vault(ctx)
+    settings = settings_of(ctx)
+    vault = vault_of(ctx)
     try:
         info, key = add_principal(
             vault, name, role, known_roles=_known_roles(settings), org_unit=org_unit, kind=kind
@@ -551,7 +497,7 @@ def principals_add(
     finally:
         vault.close()
     if json_out:
-        _print_json(
+        print_json(
             {
                 "name": info.name,
                 "role": info.role,
@@ -561,17 +507,17 @@ def principals_add(
             }
         )
         return
-    _out().print(f"principal {info.name} ({info.role}) created. API key, shown only now:")
-    _out().print(key, markup=False, highlight=False)
+    out_console().print(f"principal {info.name} ({info.role}) created. API key, shown only now:")
+    out_console().print(key, markup=False, highlight=False)
 
 
 @principals_app.command("list")
-@_guard
+@guard
 def principals_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """List principals (never their keys)."""
     from vault.services.principals import list_principals
 
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         found = list_principals(vault)
     finally:
@@ -587,18 +533,18 @@ def principals_list(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         for p in found
     ]
     if json_out:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(title="principals")
     for column in ("name", "kind", "role", "org_unit", "revoked"):
         table.add_column(column)
     for row in rows:
         table.add_row(*(str(row[c] if row[c] is not None else "") for c in row))
-    _out().print(table)
+    out_console().print(table)
 
 
 @principals_app.command("revoke")
-@_guard
+@guard
 def principals_revoke(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The principal to revoke.")],
@@ -607,19 +553,19 @@ def principals_revoke(
     """Revoke a principal's API key at once."""
     from vault.services.principals import revoke_principal
 
-    vault = _vault(ctx)
+    vault = vault_of(ctx)
     try:
         revoke_principal(vault, name)
     finally:
         vault.close()
     if json_out:
-        _print_json({"name": name, "revoked": True})
+        print_json({"name": name, "revoked": True})
     else:
-        _out().print(f"principal {name} revoked")
+        out_console().print(f"principal {name} revoked")
 
 
 @app.command()
-@_guard
+@guard
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -631,7 +577,7 @@ def serve(
 
     import uvicorn
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     open_vault(settings).close()  # refuse to start on a bad keyring or schema, with a clear error
     os.environ["VAULT_DATABASE_URL"] = settings.database_url
     os.environ["VAULT_KEYS"] = str(settings.keys_path)
