@@ -31,7 +31,11 @@ class AppContext:
         policies = load_policies(settings.policies_dir / "roles.yaml")
         vault = open_vault(settings)
         audit = GroupCommitLog(
-            AuditLog(vault.engine, signer_from_keyring(vault.keyring), clock=vault.clock)
+            AuditLog(
+                vault.engine,
+                lambda: signer_from_keyring(vault.current_keyring()),
+                clock=vault.clock,
+            )
         )
         context = cls(settings, vault, policies, audit, access=None)  # type: ignore[arg-type]
         context.access = AccessService(vault, policies, audit, redact=context.redact_function)

@@ -69,3 +69,17 @@ def open_data_key(provider: KeyProvider, stored: WrappedKey) -> DataKey:
         wrap_aad(stored.subject_id, stored.version, stored.kek_version),
     )
     return DataKey(subject_id=stored.subject_id, version=stored.version, aead=Aead(dek))
+
+
+def rewrap(provider: KeyProvider, stored: WrappedKey) -> WrappedKey:
+    """The same DEK wrapped under the provider's primary KEK (KEK rotation; no field changes)."""
+    dek = provider.unwrap(
+        stored.kek_version,
+        stored.wrapped,
+        wrap_aad(stored.subject_id, stored.version, stored.kek_version),
+    )
+    kek_version = provider.primary_kek_version()
+    used, wrapped = provider.wrap(dek, wrap_aad(stored.subject_id, stored.version, kek_version))
+    if used != kek_version:  # the primary moved between the two calls: bind to what was used
+        used, wrapped = provider.wrap(dek, wrap_aad(stored.subject_id, stored.version, used))
+    return WrappedKey(stored.subject_id, stored.version, used, wrapped)

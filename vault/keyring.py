@@ -25,7 +25,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,10 +40,25 @@ FAMILIES = ("kek", "index", "pseudonym", "audit")
 
 @dataclass(frozen=True, slots=True)
 class KeyVersion:
+    """A live key version: used to read (unwrap, look up, verify) and, if primary, to write."""
+
     version: int
     key: SecretKey
     created_at: dt.datetime
-    retired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredVersion:
+    """A version whose key material was destroyed once nothing used it any more.
+
+    Kept as a record (for ``keys status`` and so a number is never reused); an
+    audit key keeps its *public* half so checkpoints it signed stay verifiable.
+    """
+
+    version: int
+    created_at: dt.datetime
+    retired_at: dt.datetime
+    public_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,12 @@ class KeyFamily:
     name: str
     primary: int
     versions: Mapping[int, KeyVersion]
+    retired: Mapping[int, RetiredVersion] = field(default_factory=dict)
+
+    @property
+    def highest_version(self) -> int:
+        """The largest version number ever used, live or retired (numbers are never reused)."""
+        return max([*self.versions, *self.retired])
 
     @property
     def primary_key(self) -> SecretKey:
@@ -247,30 +268,71 @@ def _parse_family(name: str, section: Mapping[str, Any], where: str) -> KeyFamil
     if not isinstance(versions_doc, Mapping) or not versions_doc:
         raise KeyringError(f"{where}: [{name}] has no versions")
     versions: dict[int, KeyVersion] = {}
-    for raw_version, entry in versions_doc.items():
+    for version, entry in _numbered(name, "versions", versions_doc, where):
+        key = _parse_key(entry.get("key"), f"{name} version {version}", where)
+        created = _parse_time(entry, "created_at", f"{name} version {version}", where)
+        versions[version] = KeyVersion(version=version, key=key, created_at=created)
+    retired: dict[int, RetiredVersion] = {}
+    retired_doc = section.get("retired", {})
+    if not isinstance(retired_doc, Mapping):
+        raise KeyringError(f"{where}: [{name}.retired] is not a table")
+    for version, entry in _numbered(name, "retired", retired_doc, where):
+        label = f"retired {name} version {version}"
+        if version in versions:
+            raise KeyringError(f"{where}: {name} version {version} is both live and retired")
+        if "key" in entry:
+            raise KeyringError(f"{where}: {label} still holds key material; remove it")
+        public_key = None
+        if entry.get("public_key") is not None:
+            public_key = _decode_b64(entry["public_key"], label, where, size=32)
+        retired[version] = RetiredVersion(
+            version=version,
+            created_at=_parse_time(entry, "created_at", label, where),
+            retired_at=_parse_time(entry, "retired_at", label, where),
+            public_key=public_key,
+        )
+    primary = section.get("primary")
+    if not isinstance(primary, int) or primary not in versions:
+        raise KeyringError(f"{where}: [{name}] primary must name one of its live versions")
+    return KeyFamily(name=name, primary=primary, versions=versions, retired=retired)
+
+
+def _numbered(
+    name: str, part: str, table: Mapping[str, Any], where: str
+) -> list[tuple[int, Mapping[str, Any]]]:
+    entries: list[tuple[int, Mapping[str, Any]]] = []
+    for raw_version, entry in table.items():
         try:
             version = int(raw_version)
         except ValueError:
             raise KeyringError(
-                f"{where}: [{name}] version {raw_version!r} is not a number"
+                f"{where}: [{name}.{part}] version {raw_version!r} is not a number"
             ) from None
+        if version < 1:
+            raise KeyringError(f"{where}: [{name}.{part}] version {version} must be 1 or more")
         if not isinstance(entry, Mapping):
-            raise KeyringError(f"{where}: [{name}.versions.{version}] is not a table")
-        key = _parse_key(entry.get("key"), f"{name} version {version}", where)
-        created = entry.get("created_at")
-        if not isinstance(created, dt.datetime):
-            raise KeyringError(f"{where}: {name} version {version} needs a created_at date-time")
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=dt.UTC)
-        versions[version] = KeyVersion(
-            version=version, key=key, created_at=created, retired=bool(entry.get("retired", False))
-        )
-    primary = section.get("primary")
-    if not isinstance(primary, int) or primary not in versions:
-        raise KeyringError(f"{where}: [{name}] primary must name one of its versions")
-    if versions[primary].retired:
-        raise KeyringError(f"{where}: [{name}] primary version {primary} is retired")
-    return KeyFamily(name=name, primary=primary, versions=versions)
+            raise KeyringError(f"{where}: [{name}.{part}.{version}] is not a table")
+        entries.append((version, entry))
+    return entries
+
+
+def _parse_time(entry: Mapping[str, Any], key: str, label: str, where: str) -> dt.datetime:
+    moment = entry.get(key)
+    if not isinstance(moment, dt.datetime):
+        raise KeyringError(f"{where}: {label} needs a {key} date-time")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _decode_b64(value: object, label: str, where: str, *, size: int) -> bytes:
+    raw = b""
+    if isinstance(value, str):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+    if len(raw) != size:
+        raise KeyringError(f"{where}: {label} is not {size} bytes of base64")
+    return raw
 
 
 def _parse_key(value: object, label: str, where: str) -> SecretKey:

@@ -68,7 +68,7 @@ def events(
 def verify(
     ctx: Context, caller: Annotated[Caller, Depends(permission("audit.verify"))]
 ) -> dict[str, Any]:
-    keys = public_keys_from_keyring(ctx.vault.keyring)
+    keys = public_keys_from_keyring(ctx.vault.current_keyring())
     report = verify_log(ctx.vault.reader, keys)
     first = report.first_break
     return {

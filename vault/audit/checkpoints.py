@@ -165,10 +165,10 @@ def public_keys_from_keyring(keyring: Keyring) -> tuple[bytes, ...]:
     Checkpoints signed before a rotation keep verifying as long as the old
     version (or its public key, kept elsewhere) stays trusted.
     """
-    return tuple(
-        public_key_from_seed(version.key)
-        for _, version in sorted(keyring.families["audit"].versions.items())
-    )
+    family = keyring.families["audit"]
+    live = [(v, public_key_from_seed(kv.key)) for v, kv in family.versions.items()]
+    retired = [(v, rv.public_key) for v, rv in family.retired.items() if rv.public_key]
+    return tuple(key for _, key in sorted([*live, *retired]))
 
 
 def public_key_from_seed(seed: SecretKey) -> bytes:

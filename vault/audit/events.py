@@ -45,6 +45,8 @@ class Action(enum.StrEnum):
     ERASE = "erase"
     EXPORT = "export"
     IMPORT = "import"
+    ROTATE_KEYS = "rotate_keys"
+    """A key rotation: it re-wraps every customer's data key, so it is recorded like an access."""
 
 
 class Outcome(enum.StrEnum):

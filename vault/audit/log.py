@@ -92,7 +92,7 @@ class AuditLog:
     def __init__(
         self,
         engine: Engine,
-        signer: Signer,
+        signer: Signer | Callable[[], Signer],
         *,
         clock: Clock = utc_now,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
@@ -100,7 +100,7 @@ class AuditLog:
         if checkpoint_every < 1:
             raise ConfigurationError("audit checkpoint_every must be at least 1")
         self._engine = engine
-        self._signer = signer
+        self._signer_source = signer
         self._clock = clock
         self._every = checkpoint_every
 
@@ -108,6 +108,12 @@ class AuditLog:
     def public_key(self) -> bytes:
         """The raw Ed25519 public key that verifies this log's new checkpoints."""
         return self._signer.public_key()
+
+    @property
+    def _signer(self) -> Signer:
+        """The current signing key: a callable source follows audit-key rotations."""
+        source = self._signer_source
+        return source if isinstance(source, Signer) else source()
 
     def append(self, event: AuditEvent) -> RecordedEvent:
         """Record one event durably; returns it with its ``seq``, time and hash.

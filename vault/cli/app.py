@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from vault import errors
+from vault.cli import keys as keys_commands
 from vault.cli.support import (
     JsonFlag,
     err_console,
@@ -420,7 +421,7 @@ def audit_verify(
         keys = (
             (public_key_from_b64(public_key),)
             if public_key
-            else tuple(public_keys_from_keyring(vault.keyring))
+            else tuple(public_keys_from_keyring(vault.current_keyring()))
         )
         if checkpoint is not None:
             report = verify_exported_checkpoint(vault.reader, checkpoint.read_bytes(), keys)
@@ -592,6 +593,9 @@ def serve(
         server_header=False,
         log_level="warning",
     )
+
+
+app.add_typer(keys_commands.app, name="keys")
 
 
 def main() -> None:

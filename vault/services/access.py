@@ -18,7 +18,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 
@@ -44,9 +44,11 @@ AUDIT_ACTIONS = {
     "consent.create": Action.CREATE,
     "access_report.read": Action.READ,
     "export.create": Action.EXPORT,
+    "keys.manage": Action.ROTATE_KEYS,
 }
 
 Redact = Callable[[str, Mapping[str, str]], str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,37 @@ class AccessService:
                 Outcome.ALLOWED,
                 customer_ids=[subject],
                 detail={"stage": "result", "outcome": str(result.get("outcome", ""))},
+            )
+        )
+        return result
+
+    # --- administration ---------------------------------------------------------------
+
+    def administer(
+        self,
+        caller: Caller,
+        action: str,
+        perform: Callable[[], T],
+        summary: Callable[[T], Mapping[str, int | str]],
+    ) -> T:
+        """Run an administrative operation (a key rotation) audited before and after.
+
+        Like :meth:`write`, the intent is on record before anything changes; the
+        result event carries ``summary`` (counts and versions, never values).
+        """
+        self.check(caller, action)
+        self.audit.append(self._event(caller, action, Outcome.ALLOWED, detail={"stage": "intent"}))
+        try:
+            result = perform()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.audit.append(
+                    self._event(caller, action, Outcome.FAILED, detail={"stage": "result"})
+                )
+            raise
+        self.audit.append(
+            self._event(
+                caller, action, Outcome.ALLOWED, detail={"stage": "result", **summary(result)}
             )
         )
         return result

@@ -18,6 +18,7 @@ from vault.blind_index import BlindIndexer
 from vault.crypto import SecretKey, derive_key
 from vault.errors import ConfigurationError
 from vault.keyring import FileKeyProvider, KeyProvider, Keyring, load_keyring
+from vault.live_keyring import LiveKeyProvider, LiveKeyring
 from vault.settings import Settings
 from vault.storage import migrate
 from vault.storage.engine import create_vault_engine
@@ -35,10 +36,20 @@ class Vault:
     engine: Engine
     keyring: Keyring
     provider: KeyProvider
+    """Follows rotations made by other processes (:mod:`vault.live_keyring`)."""
     indexer: BlindIndexer
     clock: Clock = field(default=utc_now)
     read_engine: Engine | None = None
     """For code that only reads: on SQLite it does not take the write lock."""
+    live_keyring: LiveKeyring | None = None
+    """The keyring file as it is now; ``keyring`` is what was loaded at start-up."""
+
+    def current_keyring(self) -> Keyring:
+        """The keyring with any rotation another process made since start-up."""
+        if self.live_keyring is None:
+            return self.keyring
+        self.live_keyring.refresh()
+        return self.live_keyring.keyring
 
     @property
     def reader(self) -> Engine:
@@ -53,6 +64,11 @@ class Vault:
         self.engine.dispose()
         if self.read_engine is not None:
             self.read_engine.dispose()
+
+
+def provider_for(keyring: Keyring) -> KeyProvider:
+    """The key provider a keyring asks for (the file provider: KEKs held in this process)."""
+    return FileKeyProvider(keyring.kek)
 
 
 def open_vault(
@@ -84,12 +100,14 @@ def open_vault(
         if engine.dialect.name == "sqlite"
         else None
     )
+    live = LiveKeyring(settings.keys_path, keyring, provider_for)
     return Vault(
         settings=settings,
         engine=engine,
         read_engine=read_engine,
         keyring=keyring,
-        provider=FileKeyProvider(keyring.kek),
+        provider=LiveKeyProvider(live),
+        live_keyring=live,
         indexer=BlindIndexer(keyring.index),
         clock=clock,
     )

@@ -1,0 +1,330 @@
+"""Key lifecycle use cases: status, KEK rotation (online, resumable), retirement.
+
+KEK rotation never re-encrypts a field: it re-wraps each customer's data key
+(a few dozen bytes) under the new KEK, in batches, one transaction per batch.
+Its steps are all idempotent and each leaves the vault fully readable, which
+is what makes ``kill -9`` at any point harmless:
+
+1. *add* a KEK version and *promote* it to primary (two atomic keyring edits,
+   :mod:`vault.keyring_edits`); from here on every process wraps new data keys
+   under it and unwraps re-wrapped ones (:mod:`vault.live_keyring`);
+2. *re-wrap* every DEK not under the primary: unwrap, wrap, and write it back
+   with a compare-and-swap on the old wrapped bytes, so a concurrent rotation or
+   erasure is never overwritten with stale data; a batch commits or not at all;
+3. *sweep* again until no DEK is left under an old version (a worker that had not
+   yet noticed the new primary may have wrapped a few under the old one).
+
+Starting again after a crash finds where the last run stopped: a version added
+but not promoted is promoted; DEKs still under an old version are re-wrapped;
+only when neither is left does ``rotate`` add a new version.  Retiring a KEK
+version deletes its key material from the keyring, and is refused while any
+DEK still uses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from vault.audit import AuditLog, signer_from_keyring
+from vault.audit.checkpoints import public_key_from_seed
+from vault.envelope import WrappedKey, rewrap
+from vault.errors import ConflictError, KeyringError
+from vault.keyring import FAMILIES, Keyring, load_keyring
+from vault.keyring_edits import add_version, promote, retire
+from vault.logs import get_logger
+from vault.progress import NullProgress, Progress
+from vault.services.runtime import Vault
+from vault.storage.tables import DataKeyRow, columns
+
+CRYPTOPERIOD = dt.timedelta(days=730)
+"""NIST SP 800-57 Part 1: up to two years of use for data-encryption and key-wrapping keys.
+
+Applied to every family here (blind-index and pseudonym keys are HMAC keys with
+a similar period of protection; the audit signing key's recommended period is
+one to three years)."""
+
+MAX_SWEEPS = 5
+
+RETIRE_GRACE = dt.timedelta(minutes=15)
+"""How long a KEK version must have been replaced before it may be retired.
+
+Every process checks the keyring file before it wraps a data key, so once a
+new primary is in the file no *new* wrap uses the old version; the grace covers
+a wrap that began just before and whose transaction commits late.  Retirement
+is normally done days after a rotation; this only stops an immediate one."""
+
+_log = get_logger("vault.keys")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionStatus:
+    family: str
+    version: int
+    state: str
+    """``primary``, ``active`` (readable, not primary) or ``retired`` (material destroyed)."""
+    created_at: dt.datetime
+    age_days: int
+    past_cryptoperiod: bool
+    data_keys: int | None
+    """KEK versions only: how many data keys this version wraps."""
+    retired_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    family: str
+    from_versions: tuple[int, ...]
+    to_version: int
+    rewrapped: int
+    resumed: bool
+    remaining: int
+    seconds: float
+
+
+def kek_usage(vault: Vault) -> dict[int, int]:
+    """How many data keys each KEK version wraps (versions wrapping none are absent)."""
+    key = columns(DataKeyRow)
+    with vault.reader.connect() as conn:
+        rows = conn.execute(
+            sa.select(key.kek_version, sa.func.count()).group_by(key.kek_version)
+        ).all()
+    return {int(version): int(count) for version, count in rows}
+
+
+def status(vault: Vault, now: dt.datetime | None = None) -> list[VersionStatus]:
+    """Every key version of every family, with its age; KEK versions with their DEK counts."""
+    now = now or vault.clock()
+    keyring = load_keyring(vault.settings.keys_path)
+    usage = kek_usage(vault)
+    out: list[VersionStatus] = []
+    for name in FAMILIES:
+        family = keyring.families[name]
+        for version, kv in sorted(family.versions.items()):
+            age = now - kv.created_at
+            out.append(
+                VersionStatus(
+                    family=name,
+                    version=version,
+                    state="primary" if version == family.primary else "active",
+                    created_at=kv.created_at,
+                    age_days=age.days,
+                    past_cryptoperiod=age > CRYPTOPERIOD,
+                    data_keys=usage.get(version, 0) if name == "kek" else None,
+                )
+            )
+        for version, rv in sorted(family.retired.items()):
+            out.append(
+                VersionStatus(
+                    family=name,
+                    version=version,
+                    state="retired",
+                    created_at=rv.created_at,
+                    age_days=(now - rv.created_at).days,
+                    past_cryptoperiod=False,
+                    data_keys=usage.get(version, 0) if name == "kek" else None,
+                    retired_at=rv.retired_at,
+                )
+            )
+    return sorted(out, key=lambda s: (FAMILIES.index(s.family), s.version))
+
+
+def rotate_kek(
+    vault: Vault,
+    *,
+    batch_size: int = 1000,
+    progress: Progress | None = None,
+    pause: float = 0.0,
+    on_batch: Callable[[int], None] | None = None,
+) -> RotationResult:
+    """Rotate the KEK, or finish a rotation that was interrupted (module docstring)."""
+    if batch_size < 1:
+        raise KeyringError("the batch size must be at least 1")
+    progress = progress or NullProgress()
+    started = time.monotonic()
+    path = vault.settings.keys_path
+    keyring = load_keyring(path)
+    usage = kek_usage(vault)
+    family = keyring.kek
+    pending = sorted(v for v in family.versions if v > family.primary)
+    if pending:
+        target, resumed = pending[-1], True
+        promote(path, "kek", target)
+    elif any(v != family.primary for v in usage):
+        target, resumed = family.primary, True
+    else:
+        target = add_version(path, "kek", now=vault.clock())
+        promote(path, "kek", target)
+        resumed = False
+    _refresh(vault)
+    old = tuple(sorted(v for v in usage if v != target))
+    _log.info("keys.rotation_started", family="kek", target=target, resumed=resumed, old=old)
+    rewrapped = 0
+    remaining = _count_not_under(vault, target)
+    progress.start(f"re-wrapping data keys under KEK v{target}", remaining)
+    try:
+        for _ in range(MAX_SWEEPS):
+            rewrapped += _sweep(vault, target, batch_size, progress, pause, on_batch)
+            remaining = _count_not_under(vault, target)
+            if remaining == 0:
+                break
+    finally:
+        progress.finish()
+    seconds = time.monotonic() - started
+    _log.info(
+        "keys.rotation_finished",
+        family="kek",
+        target=target,
+        rewrapped=rewrapped,
+        remaining=remaining,
+        seconds=round(seconds, 3),
+    )
+    return RotationResult("kek", old, target, rewrapped, resumed, remaining, seconds)
+
+
+def _refresh(vault: Vault) -> None:
+    refresh = getattr(vault.provider, "refresh", None)
+    if callable(refresh):
+        refresh()
+
+
+def _count_not_under(vault: Vault, target: int) -> int:
+    key = columns(DataKeyRow)
+    with vault.engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(DataKeyRow).where(key.kek_version != target)
+        ).scalar_one()
+    return int(count)
+
+
+def _sweep(
+    vault: Vault,
+    target: int,
+    batch_size: int,
+    progress: Progress,
+    pause: float,
+    on_batch: Callable[[int], None] | None,
+) -> int:
+    """One pass over the DEKs not under ``target``, in subject order, batch by batch."""
+    key = columns(DataKeyRow)
+    update = (
+        sa.update(DataKeyRow)
+        .where(
+            key.subject_id == sa.bindparam("b_subject"),
+            key.version == sa.bindparam("b_version"),
+            key.kek_version == sa.bindparam("b_old_kek"),
+            key.wrapped == sa.bindparam("b_old_wrapped"),
+        )
+        .values(kek_version=sa.bindparam("b_kek"), wrapped=sa.bindparam("b_wrapped"))
+    )
+    done = 0
+    after = None
+    while True:
+        query = (
+            sa.select(key.subject_id, key.version, key.kek_version, key.wrapped)
+            .where(key.kek_version != target)
+            .order_by(key.subject_id)
+            .limit(batch_size)
+        )
+        if after is not None:
+            query = query.where(key.subject_id > after)
+        with vault.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return done
+        params = []
+        for subject_id, version, kek_version, wrapped in rows:
+            stored = WrappedKey(subject_id, version, kek_version, wrapped)
+            new = rewrap(vault.provider, stored)
+            params.append(
+                {
+                    "b_subject": subject_id,
+                    "b_version": version,
+                    "b_old_kek": kek_version,
+                    "b_old_wrapped": wrapped,
+                    "b_kek": new.kek_version,
+                    "b_wrapped": new.wrapped,
+                }
+            )
+        with vault.engine.begin() as conn:
+            conn.execute(update, params)
+        after = rows[-1][0]
+        done += len(rows)
+        progress.advance(len(rows))
+        if on_batch is not None:
+            on_batch(done)
+        if pause:
+            time.sleep(pause)
+
+
+def retire_kek(vault: Vault, version: int, *, grace: dt.timedelta = RETIRE_GRACE) -> None:
+    """Destroy a KEK version's material; refused while any data key is wrapped under it."""
+    keyring = load_keyring(vault.settings.keys_path)
+    if version not in keyring.kek.versions:
+        raise KeyringError(f"the keyring has no live kek version {version}")
+    if version == keyring.kek.primary:
+        raise ConflictError(f"kek version {version} is primary: rotate first, then retire it")
+    successors = [kv.created_at for v, kv in keyring.kek.versions.items() if v > version]
+    replaced_at = min(successors) if successors else vault.clock()
+    if vault.clock() - replaced_at < grace:
+        raise ConflictError(
+            f"kek version {version} was replaced less than {int(grace.total_seconds())} s ago; "
+            "retire it later, once every running process has certainly stopped using it"
+        )
+    in_use = kek_usage(vault).get(version, 0)
+    if in_use:
+        raise ConflictError(
+            f"kek version {version} still wraps {in_use} data keys: "
+            "run `customer-vault keys rotate` to finish re-wrapping them first"
+        )
+    retire(vault.settings.keys_path, "kek", version, now=vault.clock())
+    _log.info("keys.retired", family="kek", version=version)
+
+
+def rotate_audit_key(vault: Vault) -> RotationResult:
+    """A new audit signing key; the chain stays verifiable across it.
+
+    The old key signs a last checkpoint of the head, the new key becomes primary
+    and signs one of the same head, so the hand-over is itself on record.  The
+    verifier trusts every audit key version the keyring holds, and the public
+    half of retired ones (:func:`vault.audit.public_keys_from_keyring`).
+    """
+    started = time.monotonic()
+    path = vault.settings.keys_path
+    before = load_keyring(path)
+    AuditLog(vault.engine, signer_from_keyring(before), clock=vault.clock).checkpoint()
+    version = add_version(path, "audit", now=vault.clock())
+    promote(path, "audit", version)
+    after = load_keyring(path)
+    AuditLog(vault.engine, signer_from_keyring(after), clock=vault.clock).checkpoint()
+    _log.info("keys.rotation_finished", family="audit", target=version)
+    old = (before.families["audit"].primary,)
+    return RotationResult("audit", old, version, 0, False, 0, time.monotonic() - started)
+
+
+def retire_version(vault: Vault, family: str, version: int) -> None:
+    """Retire a key version of any family, after the checks that family needs."""
+    if family == "kek":
+        retire_kek(vault, version)
+        return
+    if family not in ("audit",):
+        raise KeyringError(
+            f"retiring {family} keys is not supported: only kek and audit versions can be retired"
+        )
+    retire(
+        vault.settings.keys_path,
+        family,
+        version,
+        now=vault.clock(),
+        public_key=public_key_from_seed,
+    )
+    _log.info("keys.retired", family=family, version=version)
+
+
+def describe(keyring: Keyring) -> dict[str, int]:
+    """The primary version of every family (for summaries)."""
+    return {name: keyring.families[name].primary for name in FAMILIES}
