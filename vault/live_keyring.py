@@ -98,5 +98,10 @@ class LiveKeyProvider:
     def refresh(self) -> bool:
         return self._live.refresh()
 
+    def pinned(self) -> KeyProvider:
+        """The provider as of now, without further checks: for batch work (a re-wrap batch)
+        that re-checks the file once per batch instead of once per key."""
+        return self._live.provider(check=True)
+
     def __repr__(self) -> str:
         return f"LiveKeyProvider({self._live.provider(check=False)!r})"

@@ -34,8 +34,9 @@ from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.checkpoints import public_key_from_seed
 from vault.envelope import WrappedKey, rewrap
 from vault.errors import ConflictError, KeyringError
-from vault.keyring import FAMILIES, Keyring, load_keyring
+from vault.keyring import FAMILIES, KeyProvider, Keyring, load_keyring
 from vault.keyring_edits import add_version, promote, retire
+from vault.live_keyring import LiveKeyProvider
 from vault.logs import get_logger
 from vault.progress import NullProgress, Progress
 from vault.services.runtime import Vault
@@ -187,9 +188,15 @@ def rotate_kek(
 
 
 def _refresh(vault: Vault) -> None:
-    refresh = getattr(vault.provider, "refresh", None)
-    if callable(refresh):
-        refresh()
+    if isinstance(vault.provider, LiveKeyProvider):
+        vault.provider.refresh()
+
+
+def _pinned(vault: Vault) -> KeyProvider:
+    """The provider re-checked once per batch (a live provider would check once per key)."""
+    if isinstance(vault.provider, LiveKeyProvider):
+        return vault.provider.pinned()
+    return vault.provider
 
 
 def _count_not_under(vault: Vault, target: int) -> int:
@@ -236,10 +243,11 @@ def _sweep(
             rows = conn.execute(query).all()
         if not rows:
             return done
+        provider = _pinned(vault)
         params = []
         for subject_id, version, kek_version, wrapped in rows:
             stored = WrappedKey(subject_id, version, kek_version, wrapped)
-            new = rewrap(vault.provider, stored)
+            new = rewrap(provider, stored)
             params.append(
                 {
                     "b_subject": subject_id,
