@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from api_support import client, running_api
-from helpers import customer, resident_id
+from helpers import customer, resident_id, write_csv
 
 from vault.audit import public_keys_from_keyring, verify_log
 from vault.demo_data import generate_demo_data
@@ -450,7 +450,7 @@ def test_rotate_endpoint_is_for_admins_only_and_audited(
     with client(url, keys["admin"]) as http:
         assert http.post("/v1/admin/keys/rotate", json={}).status_code == 400  # no purpose
     with client(url, keys["admin"], "administration") as http:
-        bad = http.post("/v1/admin/keys/rotate", json={"family": "index", "x": 1})
+        bad = http.post("/v1/admin/keys/rotate", json={"family": "pseudonym"})
         assert bad.status_code == 422
         response = http.post("/v1/admin/keys/rotate", json={"batch_size": 8})
         assert response.status_code == 200, response.text
@@ -507,3 +507,114 @@ def test_cli_status_json_and_retire_errors(
     assert kek[1]["state"] == "retired"
     assert kek[2]["past_cryptoperiod"] is True
     assert status["past_cryptoperiod"] == 1
+
+
+# --------------------------------------------------------------------------- index key
+
+
+def _digests(vault: Vault) -> dict[str, set[bytes]]:
+    out: dict[str, set[bytes]] = {}
+    with vault.engine.connect() as conn:
+        for table, column in (
+            ("customers", "id_number_bidx"),
+            ("customers", "mobile_bidx"),
+            ("customers", "email_bidx"),
+            ("customers", "name_mobile_bidx"),
+            ("policies", "policy_number_bidx"),
+            ("claims", "claim_number_bidx"),
+        ):
+            found = conn.exec_driver_sql(f"SELECT {column} FROM {table}").scalars()
+            out[f"{table}.{column}"] = {bytes(d) for d in found if d is not None}
+    return out
+
+
+def _import_demo(vault: Vault, demo: Any) -> Any:
+    return import_files(
+        vault,
+        ImportSources(customers=demo.customers, policies=demo.policies, claims=demo.claims),
+    )
+
+
+def test_reindex_under_an_unchanged_key_changes_nothing(vault: Vault, tmp_path: Path) -> None:
+    """The re-index forms digests exactly as the importer does."""
+    from vault.services.reindexing import reindex
+
+    _import_demo(vault, generate_demo_data(tmp_path / "demo", 60, seed=5))
+    before = _digests(vault)
+    assert all(before.values())
+    assert reindex(vault, batch_size=7) == 0
+    assert _digests(vault) == before
+
+
+def test_index_key_rotation_keeps_search_and_identity_resolution_working_throughout(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    from vault.services.customers import find_customers
+
+    demo = generate_demo_data(tmp_path / "demo", 60, seed=5)
+    _import_demo(vault, demo)
+    before = _digests(vault)
+    people = _people(vault, 8)
+    count = _count_customers(vault)
+
+    # An interrupted rotation: the new index key is primary, nothing re-indexed yet.
+    add_version(settings.keys_path, "index", now=vault.clock())
+    promote(settings.keys_path, "index", 2)
+    for cid, values in people.items():
+        for field in ("id_number", "mobile", "email"):
+            if values.get(field):
+                assert find_customers(vault, field, values[field]) == [cid]
+    # The same people from another source system: matched on ID number or name + mobile
+    # digests under the *old* key (not yet re-indexed), merged, never duplicated.
+    branch = _as_other_source(demo.customers, tmp_path / "branch.csv")
+    again = import_files(vault, ImportSources(customers=branch)).totals()
+    assert _count_customers(vault) == count
+    assert again["imported"] == 0
+    assert again["merged"] > 50
+    with pytest.raises(ConflictError, match="not all under index version 2"):
+        key_service.retire_version(vault, "index", 1, grace=dt.timedelta(0))
+
+    result = key_service.rotate_index_key(vault, batch_size=9)  # resumes: no version 3
+    assert (result.to_version, result.resumed) == (2, True)
+    after = _digests(vault)
+    for column, digests in after.items():
+        assert digests.isdisjoint(before[column]), column  # every digest re-computed
+        assert len(digests) == len(before[column])
+    key_service.retire_version(vault, "index", 1, grace=dt.timedelta(0))
+    assert set(load_keyring(settings.keys_path).index.versions) == {2}
+    fresh = open_vault(settings)
+    try:
+        for cid, values in people.items():
+            for field in ("id_number", "mobile", "email"):
+                if values.get(field):
+                    assert find_customers(fresh, field, values[field]) == [cid]
+        assert _import_demo(fresh, demo).totals()["imported"] == 0
+        assert _count_customers(fresh) == count
+    finally:
+        fresh.close()
+
+
+def _as_other_source(path: Path, out: Path) -> Path:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["source_system"] = "branch"
+        row["source_id"] = "BR-" + row["source_id"]
+    return write_csv(out, rows, list(rows[0]))
+
+
+def _people(vault: Vault, n: int) -> dict[uuid.UUID, dict[str, Any]]:
+    with vault.engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                sa.select(columns(Customer).id).where(columns(Customer).id_number.is_not(None))
+            ).scalars()
+        )[:n]
+    return {cid: read_customer(vault, cid) for cid in ids}
+
+
+def _count_customers(vault: Vault) -> int:
+    with vault.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(Customer)).scalar_one())

@@ -47,9 +47,21 @@ class BlindIndexer:
         message = _message(field, canonical)
         return [keyed_hash(key, message) for key in self._all]
 
+    def others(self, field: str, canonical: str) -> tuple[bytes, ...]:
+        """Digests under the non-primary versions: empty unless a re-index is under way.
+
+        Writers that match stored rows (the importer's identity resolution) look
+        these up too, so a row not yet re-indexed is still recognised.
+        """
+        message = _message(field, canonical)
+        return tuple(keyed_hash(key, message) for key in self._all[1:])
+
     def name_mobile(self, name: str, e164: str) -> bytes:
         """The composite index used to match rows that carry no ID number."""
         return self.digest(NAME_MOBILE, name_mobile_form(name, e164))
+
+    def name_mobile_others(self, name: str, e164: str) -> tuple[bytes, ...]:
+        return self.others(NAME_MOBILE, name_mobile_form(name, e164))
 
     def __repr__(self) -> str:
         return f"BlindIndexer(versions={len(self._all)})"

@@ -139,3 +139,22 @@ def retire(
         del section["versions"][str(version)]
         section.setdefault("retired", {})[str(version)] = entry
         _commit(path, document)
+
+
+def mark_reindexed(path: Path, version: int) -> None:
+    """Record that every blind index is now computed under index ``version``.
+
+    Written by a completed re-index; retiring an older index key requires it.
+    """
+    with locked(path):
+        document = read_keyring_document(path)
+        section = _family(document, "index")
+        if str(version) not in section["versions"]:
+            raise KeyringError(f"the keyring has no live index key version {version}")
+        section["reindexed"] = version
+        _commit(path, document)
+
+
+def reindexed_version(document: dict[str, Any]) -> int | None:
+    value = document.get("index", {}).get("reindexed")
+    return value if isinstance(value, int) else None

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 class RotateRequest(Strict):
-    family: Literal["kek", "audit"] = "kek"
+    family: Literal["kek", "index", "audit"] = "kek"
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
 
@@ -58,6 +58,8 @@ def rotate(
     def perform() -> key_service.RotationResult:
         if body.family == "audit":
             return key_service.rotate_audit_key(ctx.vault)
+        if body.family == "index":
+            return key_service.rotate_index_key(ctx.vault, batch_size=body.batch_size)
         return key_service.rotate_kek(ctx.vault, batch_size=body.batch_size)
 
     result = ctx.access.administer(

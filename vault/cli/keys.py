@@ -23,7 +23,10 @@ Family = Annotated[
     str,
     typer.Option(
         "--family",
-        help="Key family: kek (re-wraps every data key) or audit (checkpoint signing key).",
+        help=(
+            "Key family: kek (re-wraps every data key), index (re-computes every blind "
+            "index) or audit (checkpoint signing key)."
+        ),
     ),
 ]
 
@@ -103,10 +106,14 @@ def rotate(
             result = key_service.rotate_kek(
                 vault, batch_size=batch_size, pause=pause, progress=for_terminal()
             )
+        elif family == "index":
+            result = key_service.rotate_index_key(
+                vault, batch_size=batch_size, progress=for_terminal()
+            )
         elif family == "audit":
             result = key_service.rotate_audit_key(vault)
         else:
-            raise ValidationError("--family", "must be kek or audit")
+            raise ValidationError("--family", "must be kek, index or audit")
     finally:
         vault.close()
     summary = dataclasses.asdict(result) | {"seconds": round(result.seconds, 3)}
@@ -114,9 +121,10 @@ def rotate(
         print_json(summary)
         return
     verb = "resumed and finished" if result.resumed else "rotated"
+    work = {"kek": "data keys re-wrapped", "index": "rows re-indexed"}.get(family, "rows changed")
     out_console().print(
         f"{family} {verb}: primary is now version {result.to_version}; "
-        f"{result.rewrapped} data keys re-wrapped in {result.seconds:.1f}s"
+        f"{result.rewrapped} {work} in {result.seconds:.1f}s"
     )
     if result.remaining:
         err_console().print(

@@ -481,6 +481,9 @@ class _PreparedCustomer(NamedTuple):
     nm_bidx: bytes | None
     mobile_bidx: bytes | None
     email_bidx: bytes | None
+    id_others: tuple[bytes, ...]
+    """``id_bidx`` under older index keys (empty unless a re-index is under way)."""
+    nm_others: tuple[bytes, ...]
     digest: bytes
     new_id: bytes
     kek_version: int
@@ -515,6 +518,8 @@ class _CustomerImporter(_FileImporter):
                 if row.email
                 else None
             ),
+            id_others=indexer.others(blind_index.ID_NUMBER, row.id_number) if row.id_number else (),
+            nm_others=(indexer.name_mobile_others(row.full_name, row.mobile) if row.mobile else ()),
             digest=self.fingerprint(row),
             new_id=cid.bytes,
             kek_version=wrapped.kek_version,
@@ -581,10 +586,12 @@ class _CustomerBatch:
         prepared: list[tuple[int, _PreparedCustomer]] = parsed
         links = self._existing_links(prepared)
         by_id = self.by_id = self._existing_by(
-            columns(Customer).id_number_bidx, [p.id_bidx for _, p in prepared if p.id_bidx]
+            columns(Customer).id_number_bidx,
+            [(p.id_bidx, p.id_others) for _, p in prepared if p.id_bidx],
         )
         by_nm = self._existing_by(
-            columns(Customer).name_mobile_bidx, [p.nm_bidx for _, p in prepared if p.nm_bidx]
+            columns(Customer).name_mobile_bidx,
+            [(p.nm_bidx, p.nm_others) for _, p in prepared if p.nm_bidx],
         )
         self._load_customers(
             {c for c, _ in links.values()} | set(by_id.values()) | set(by_nm.values())
@@ -639,13 +646,25 @@ class _CustomerBatch:
         )
         return {(s, i): (c, d) for s, i, c, d in result}
 
-    def _existing_by(self, column: Any, digests: list[bytes]) -> dict[bytes, uuid.UUID]:
+    def _existing_by(
+        self, column: Any, digests: list[tuple[bytes, tuple[bytes, ...]]]
+    ) -> dict[bytes, uuid.UUID]:
+        """Customers found by a blind index, keyed by the *primary* digest of the value.
+
+        Each value comes with its digests under older index keys, so a customer not
+        yet re-indexed after an index-key rotation is found all the same.
+        """
         if not digests:
             return {}
+        primary_of = {d: p for p, others in digests for d in (p, *others)}
         result = self.conn.execute(
-            sa.select(column, columns(Customer).id).where(column.in_(set(digests)))
+            sa.select(column, columns(Customer).id).where(column.in_(set(primary_of)))
         )
-        return {d: c for d, c in result}
+        found: dict[bytes, uuid.UUID] = {}
+        for d, c in result:
+            if d == primary_of[d] or primary_of[d] not in found:
+                found[primary_of[d]] = c
+        return found
 
     def _load_customers(self, ids: set[uuid.UUID]) -> None:
         if not ids:
@@ -711,8 +730,9 @@ class _CustomerBatch:
         if known is None or key is None:
             raise IntegrityError(f"customer {cid} has no data key; the store is inconsistent")
         if id_bidx and id_bidx != known.id_bidx:
+            others = self.vault.indexer.others(blind_index.ID_NUMBER, row.id_number or "")
             owner = self.by_id.get(id_bidx) or self._existing_by(
-                columns(Customer).id_number_bidx, [id_bidx]
+                columns(Customer).id_number_bidx, [(id_bidx, others)]
             ).get(id_bidx)
             if owner is not None and owner != cid:
                 self.importer._reject(
@@ -919,6 +939,19 @@ class _ConsentImporter(_FingerprintedImporter):
         }
 
 
+def _all_digests(
+    indexer: blind_index.BlindIndexer, field: str, parsed: list[Parsed], attribute: str
+) -> dict[bytes, bytes]:
+    """Every digest (under every index key) of each row's number, mapped to its primary one."""
+    primary_of: dict[bytes, bytes] = {}
+    for _, row in parsed:
+        value = getattr(row, attribute)
+        primary = indexer.digest(field, value)
+        for d in (primary, *indexer.others(field, value)):
+            primary_of[d] = primary
+    return primary_of
+
+
 class _NumberedImporter(_ChildImporter):
     """Policies and claims: keyed by a number stored sealed and found by its blind index."""
 
@@ -926,18 +959,15 @@ class _NumberedImporter(_ChildImporter):
     bidx_field: str
 
     def prefetch(self, conn: Connection, parsed: list[Parsed]) -> dict[str, Any]:
-        indexer = self.vault.indexer
-        digests = {
-            indexer.digest(self.number_field, getattr(r, self.number_field)) for _, r in parsed
-        }
+        primary_of = _all_digests(self.vault.indexer, self.number_field, parsed, self.number_field)
         c = columns(self.model)
         column = getattr(c, self.bidx_field)
         found = conn.execute(
             sa.select(column, c.id, c.customer_id, c.content_digest).where(
-                column.in_(list(digests))
+                column.in_(list(primary_of))
             )
         )
-        return {"existing": {d: (i, c, cd) for d, i, c, cd in found}}
+        return {"existing": {primary_of[d]: (i, c, cd) for d, i, c, cd in found}}
 
     def place(
         self,
@@ -1026,15 +1056,16 @@ class _ClaimImporter(_NumberedImporter):
 
     def prefetch(self, conn: Connection, parsed: list[Parsed]) -> dict[str, Any]:
         context = super().prefetch(conn, parsed)
-        indexer = self.vault.indexer
-        digests = {indexer.digest(blind_index.POLICY_NUMBER, r.policy_number) for _, r in parsed}
+        primary_of = _all_digests(
+            self.vault.indexer, blind_index.POLICY_NUMBER, parsed, "policy_number"
+        )
         policy = columns(Policy)
         found = conn.execute(
             sa.select(policy.policy_number_bidx, policy.id, policy.customer_id).where(
-                policy.policy_number_bidx.in_(list(digests))
+                policy.policy_number_bidx.in_(list(primary_of))
             )
         )
-        context["policies"] = {d: (i, c) for d, i, c in found}
+        context["policies"] = {primary_of[d]: (i, c) for d, i, c in found}
         return context
 
     def values(

@@ -34,11 +34,18 @@ from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.checkpoints import public_key_from_seed
 from vault.envelope import WrappedKey, rewrap
 from vault.errors import ConflictError, KeyringError
-from vault.keyring import FAMILIES, KeyProvider, Keyring, load_keyring
-from vault.keyring_edits import add_version, promote, retire
+from vault.keyring import FAMILIES, KeyProvider, Keyring, load_keyring, read_keyring_document
+from vault.keyring_edits import (
+    add_version,
+    mark_reindexed,
+    promote,
+    reindexed_version,
+    retire,
+)
 from vault.live_keyring import LiveKeyProvider
 from vault.logs import get_logger
 from vault.progress import NullProgress, Progress
+from vault.services.reindexing import reindex
 from vault.services.runtime import Vault
 from vault.storage.tables import DataKeyRow, columns
 
@@ -314,14 +321,50 @@ def rotate_audit_key(vault: Vault) -> RotationResult:
     return RotationResult("audit", old, version, 0, False, 0, time.monotonic() - started)
 
 
-def retire_version(vault: Vault, family: str, version: int) -> None:
+def rotate_index_key(
+    vault: Vault, *, batch_size: int = 500, progress: Progress | None = None
+) -> RotationResult:
+    """A new blind-index key, then every digest re-computed under it (or finish doing so).
+
+    Searches and the importer keep matching under every index version throughout;
+    when the re-index completes it is recorded in the keyring, after which the old
+    version can be retired.
+    """
+    started = time.monotonic()
+    path = vault.settings.keys_path
+    document = read_keyring_document(path)
+    family = load_keyring(path).index
+    pending = sorted(v for v in family.versions if v > family.primary)
+    if pending:
+        target, resumed = pending[-1], True
+        promote(path, "index", target)
+    elif len(family.versions) > 1 and reindexed_version(document) != family.primary:
+        target, resumed = family.primary, True
+    else:
+        target = add_version(path, "index", now=vault.clock())
+        promote(path, "index", target)
+        resumed = False
+    old = tuple(sorted(v for v in family.versions if v != target))
+    _log.info("keys.rotation_started", family="index", target=target, resumed=resumed, old=old)
+    changed = reindex(vault, batch_size=batch_size, progress=progress)
+    mark_reindexed(path, target)
+    seconds = time.monotonic() - started
+    _log.info("keys.rotation_finished", family="index", target=target, reindexed=changed)
+    return RotationResult("index", old, target, changed, resumed, 0, seconds)
+
+
+def retire_version(
+    vault: Vault, family: str, version: int, *, grace: dt.timedelta = RETIRE_GRACE
+) -> None:
     """Retire a key version of any family, after the checks that family needs."""
     if family == "kek":
-        retire_kek(vault, version)
+        retire_kek(vault, version, grace=grace)
         return
-    if family not in ("audit",):
+    if family == "index":
+        _check_index_retirable(vault, version, grace)
+    elif family != "audit":
         raise KeyringError(
-            f"retiring {family} keys is not supported: only kek and audit versions can be retired"
+            f"retiring {family} keys is not supported: only kek, index and audit versions"
         )
     retire(
         vault.settings.keys_path,
@@ -331,6 +374,24 @@ def retire_version(vault: Vault, family: str, version: int) -> None:
         public_key=public_key_from_seed,
     )
     _log.info("keys.retired", family=family, version=version)
+
+
+def _check_index_retirable(vault: Vault, version: int, grace: dt.timedelta) -> None:
+    path = vault.settings.keys_path
+    family = load_keyring(path).index
+    if version == family.primary:
+        raise ConflictError(f"index version {version} is primary: rotate first, then retire it")
+    if reindexed_version(read_keyring_document(path)) != family.primary:
+        raise ConflictError(
+            f"blind indexes are not all under index version {family.primary} yet: "
+            "run `customer-vault keys rotate --family index` to finish the re-index first"
+        )
+    successors = [kv.created_at for v, kv in family.versions.items() if v > version]
+    if successors and vault.clock() - min(successors) < grace:
+        raise ConflictError(
+            f"index version {version} was replaced less than {int(grace.total_seconds())} s ago; "
+            "retire it later, once every running process has certainly stopped using it"
+        )
 
 
 def describe(keyring: Keyring) -> dict[str, int]:

@@ -37,12 +37,22 @@ class Vault:
     keyring: Keyring
     provider: KeyProvider
     """Follows rotations made by other processes (:mod:`vault.live_keyring`)."""
-    indexer: BlindIndexer
     clock: Clock = field(default=utc_now)
     read_engine: Engine | None = None
     """For code that only reads: on SQLite it does not take the write lock."""
     live_keyring: LiveKeyring | None = None
     """The keyring file as it is now; ``keyring`` is what was loaded at start-up."""
+    _indexer: tuple[Keyring, BlindIndexer] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def indexer(self) -> BlindIndexer:
+        """Blind indexes under the current index keys: an index-key rotation made by
+        another process is followed (new digests under the new primary, lookups under all)."""
+        keyring = self.current_keyring()
+        cached = self._indexer
+        if cached is None or cached[0] is not keyring:
+            cached = self._indexer = (keyring, BlindIndexer(keyring.index))
+        return cached[1]
 
     def current_keyring(self) -> Keyring:
         """The keyring with any rotation another process made since start-up."""
@@ -108,6 +118,5 @@ def open_vault(
         keyring=keyring,
         provider=LiveKeyProvider(live),
         live_keyring=live,
-        indexer=BlindIndexer(keyring.index),
         clock=clock,
     )
