@@ -35,7 +35,7 @@ from vault.services.runtime import Vault, open_vault
 from vault.settings import PACKAGED_POLICIES, Settings
 from vault.storage.tables import Customer, DataKeyRow, columns
 
-ROLES = frozenset({"admin", "claims_adjuster", "customer_service"})
+ROLES = frozenset({"admin", "claims_adjuster", "customer_service", "crm_integration"})
 CLI = [sys.executable, "-m", "vault"]
 
 
@@ -383,7 +383,7 @@ def test_audit_key_rotation_keeps_the_chain_and_old_checkpoints_verifiable(
 def api(vault: Vault, settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     keys = {
         role: add_principal(vault, f"{role}-svc", role, known_roles=ROLES)[1]
-        for role in ("admin", "claims_adjuster", "customer_service")
+        for role in sorted(ROLES)
     }
     serve = Settings.resolve(
         database_url=settings.database_url,
@@ -405,6 +405,7 @@ def test_api_workers_keep_serving_every_customer_during_a_cli_rotation(
     url, keys = api
     ids = _seed(vault, tmp_path, 150)
     statuses: list[int] = []
+    created: list[int] = []
     done = threading.Event()
 
     def read_loop() -> None:
@@ -414,7 +415,16 @@ def test_api_workers_keep_serving_every_customer_during_a_cli_rotation(
                 statuses.append(http.get(f"/v1/customers/{ids[i % len(ids)]}").status_code)
                 i += 1
 
+    def write_loop() -> None:
+        with client(url, keys["crm_integration"], "customer_support") as http:
+            n = 0
+            while not done.is_set():
+                n += 1
+                body = {"full_name": f"轮换{n}", "mobile": f"136{n:08d}"}
+                created.append(http.post("/v1/customers", json=body).status_code)
+
     readers = [threading.Thread(target=read_loop) for _ in range(3)]
+    readers.append(threading.Thread(target=write_loop))
     for t in readers:
         t.start()
     try:
@@ -433,10 +443,17 @@ def test_api_workers_keep_serving_every_customer_during_a_cli_rotation(
     assert rotated.returncode == 0, rotated.stderr
     assert statuses
     assert set(statuses) == {200}
+    assert created
+    assert set(created) == {201}  # writes kept working too
+    total = _count_customers(vault)
+    if 1 in _kek_usage(vault):  # a write that straddled the promotion, committed after the sweeps
+        assert key_service.rotate_kek(vault).to_version == 2  # resumes, adds no version
+    assert _kek_usage(vault) == {2: total}
+    assert total == len(ids) + len(created)
     key_service.retire_kek(vault, 1, grace=dt.timedelta(0))
     with client(url, keys["claims_adjuster"], "claims_processing") as http:
         assert {http.get(f"/v1/customers/{cid}").status_code for cid in ids} == {200}
-    assert _kek_usage(vault) == {2: len(ids)}
+    assert _all_deks_open(vault.settings) == total
 
 
 def test_rotate_endpoint_is_for_admins_only_and_audited(
