@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from vault import errors
+from vault.cli import lifecycle
 from vault.cli.support import (
     JsonFlag,
     err_console,
@@ -26,7 +27,7 @@ from vault.cli.support import (
     settings_of,
     vault_of,
 )
-from vault.keyring import create_keyring, load_keyring
+from vault.keyring import add_missing_families_to_file, create_keyring, load_keyring
 from vault.logs import configure_logging
 from vault.progress import for_terminal
 from vault.services import customers as customer_service
@@ -101,6 +102,9 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         return
     verb = "created" if result["keyring_created"] else "kept existing"
     out_console().print(f"keyring {verb}: {result['keyring']}")
+    if result["keyring_families_added"]:
+        added = ", ".join(result["keyring_families_added"])
+        out_console().print(f"keyring upgraded: added {added} keys (back the keyring up again)")
     out_console().print(
         f"database ready: {result['database']} (schema {result['schema_revision']})"
     )
@@ -108,10 +112,12 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 
 def _initialise(settings: Settings) -> dict[str, Any]:
     created = not settings.keys_path.exists()
+    added: list[str] = []
     if created:
         create_keyring(settings.keys_path)
     else:
         load_keyring(settings.keys_path)
+        added = add_missing_families_to_file(settings.keys_path)
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
@@ -120,6 +126,7 @@ def _initialise(settings: Settings) -> dict[str, Any]:
     return {
         "keyring": str(settings.keys_path),
         "keyring_created": created,
+        "keyring_families_added": added,
         "database": settings.display_database,
         "schema_revision": ",".join(sorted(migrate.head_revisions())),
     }
@@ -596,3 +603,6 @@ def serve(
 
 def main() -> None:
     app()
+
+
+lifecycle.register(app)  # erase, retention, backup, restore (vault/cli/lifecycle.py)
