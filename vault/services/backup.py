@@ -76,7 +76,13 @@ def private_directory() -> Iterator[Path]:
 # --------------------------------------------------------------------------- backup
 
 
-def backup(vault: Vault, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+def backup(
+    vault: Vault,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[str, Any]:
     """Write an encrypted, authenticated archive of the whole database to ``out`` (new file)."""
     progress = progress or NullProgress()
     family = vault.keyring.backup
@@ -100,7 +106,7 @@ def backup(vault: Vault, out: Path, progress: Progress | None = None) -> dict[st
             plaintext_sha256=digest,
             plaintext_bytes=size,
             key_version=vault.keyring.backup.primary,
-            chunk_bytes=CHUNK_BYTES,
+            chunk_bytes=chunk_bytes,
         )
         progress.start("sealing backup", size)
         try:
