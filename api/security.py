@@ -46,7 +46,8 @@ def purpose(
         str | None,
         Header(
             description="Why the data is needed: customer_support, claims_processing, "
-            "service_notice, marketing, analytics, audit_review, erasure_request, administration.",
+            "service_notice, marketing, analytics, audit_review, erasure_request, retention, "
+            "administration.",
             max_length=64,
         ),
     ] = None,

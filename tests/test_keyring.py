@@ -19,7 +19,7 @@ def test_init_writes_a_keyring_only_its_owner_can_read(tmp_path: Path) -> None:
     path = tmp_path / "k" / "keys.toml"
     keyring = create_keyring(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert set(keyring.families) == {"kek", "index", "pseudonym", "audit"}
+    assert set(keyring.families) == {"kek", "index", "pseudonym", "audit", "backup"}
     assert keyring.kek.primary == 1
 
 

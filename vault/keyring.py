@@ -8,6 +8,9 @@ Key families (``keys.example`` documents the file format):
 ``index``      blind-index keys, versioned the same way (re-indexing reads all versions).
 ``pseudonym``  the root of keyed pseudonyms for exports and views.
 ``audit``      the Ed25519 seed that signs audit checkpoints.
+``backup``     seals backup archives and authenticates erasure tombstones (versioned; a
+               keyring written before backups existed lacks it: ``customer-vault init``
+               adds it and keeps every other key).
 
 A :class:`KeyProvider` is what wraps and unwraps data keys.  :class:`FileKeyProvider`
 keeps the KEKs in this process (the embedded default); an HSM provider keeps them in
@@ -35,7 +38,12 @@ from vault.crypto import KEY_BYTES, Aead, SecretKey
 from vault.errors import IntegrityError, KeyringError
 
 FORMAT = "customer-vault-keyring/1"
-FAMILIES = ("kek", "index", "pseudonym", "audit")
+FAMILIES = ("kek", "index", "pseudonym", "audit", "backup")
+# --- lifecycle (backup family) begin
+OPTIONAL_FAMILIES = frozenset({"backup"})
+"""Families a keyring written by an older vault may lack; loading accepts it without them,
+and what needs one says how to add it (``customer-vault init`` on the existing keyring)."""
+# --- lifecycle (backup family) end
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,20 @@ class Keyring:
     def audit_signing_seed(self) -> SecretKey:
         return self.families["audit"].primary_key
 
+    # --- lifecycle (backup family) begin
+    @property
+    def backup(self) -> KeyFamily:
+        """Keys of backup archives and erasure tombstones; refuses a keyring without them."""
+        family = self.families.get("backup")
+        if family is None:
+            raise KeyringError(
+                f"the keyring {self.path or ''} has no [backup] key (it predates backups): "
+                "run `customer-vault init` to add one; every existing key is kept"
+            )
+        return family
+
+    # --- lifecycle (backup family) end
+
     def __repr__(self) -> str:
         return f"Keyring(path={self.path!s}, families={sorted(self.families)})"
 
@@ -168,6 +190,27 @@ def new_keyring_document(now: dt.datetime | None = None) -> dict[str, Any]:
             "versions": {"1": {"key": _b64(SecretKey.generate()), "created_at": created}},
         }
     return doc
+
+
+# --- lifecycle (backup family) begin
+def add_missing_families(document: dict[str, Any], now: dt.datetime | None = None) -> list[str]:
+    """Give an older keyring document the families it lacks (fresh keys); returns their names.
+
+    Existing families are never touched, so upgrading a keyring cannot lose a key.
+    """
+    created = now or _now()
+    added = []
+    for family in FAMILIES:
+        if family not in document:
+            document[family] = {
+                "primary": 1,
+                "versions": {"1": {"key": _b64(SecretKey.generate()), "created_at": created}},
+            }
+            added.append(family)
+    return added
+
+
+# --- lifecycle (backup family) end
 
 
 def _b64(key: SecretKey) -> str:
@@ -252,6 +295,8 @@ def parse_keyring(doc: Mapping[str, Any], path: Path | None = None) -> Keyring:
     seen: set[SecretKey] = set()
     for name in FAMILIES:
         section = doc.get(name)
+        if section is None and name in OPTIONAL_FAMILIES:
+            continue
         if not isinstance(section, Mapping):
             raise KeyringError(f"{where}: missing [{name}] section")
         family = _parse_family(name, section, where)

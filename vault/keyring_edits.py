@@ -30,6 +30,7 @@ from vault.errors import KeyringError
 from vault.keyring import (
     FAMILIES,
     Keyring,
+    add_missing_families,
     parse_keyring,
     read_keyring_document,
     write_keyring,
@@ -158,3 +159,13 @@ def mark_reindexed(path: Path, version: int) -> None:
 def reindexed_version(document: dict[str, Any]) -> int | None:
     value = document.get("index", {}).get("reindexed")
     return value if isinstance(value, int) else None
+
+
+def add_missing_families_to_file(path: Path) -> list[str]:
+    """``customer-vault init`` on an older keyring: add the families it lacks, keep the rest."""
+    with locked(path):
+        document = read_keyring_document(path)
+        added = add_missing_families(document)
+        if added:
+            _commit(path, document)
+    return added

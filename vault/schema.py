@@ -104,6 +104,12 @@ class Table:
     or ``None`` for tables without encrypted fields."""
     derived_indexes: tuple[str, ...] = ()
     """Blind-index columns over several fields (e.g. name + mobile for identity resolution)."""
+    erased_with: str | None = None
+    """The column naming the customer whose data a row is, for tables whose rows go when
+    that customer is erased (:mod:`vault.services.erasure` deletes by it, children first).
+    ``None`` for tables that hold no customer's data, and for the audit log, which keeps
+    the customer id (a random UUID, a pseudonymous reference) as the record of access and
+    of the erasure itself."""
 
     def field(self, name: str) -> Field:
         try:
@@ -130,10 +136,16 @@ D, S, Q, N = C.DIRECT_IDENTIFIER, C.SENSITIVE, C.QUASI_IDENTIFIER, C.NON_PII
 
 
 def _t(
-    name: str, subject: str | None, *fields: tuple[object, ...], derived: tuple[str, ...] = ()
+    name: str,
+    subject: str | None,
+    *fields: tuple[object, ...],
+    derived: tuple[str, ...] = (),
+    erased_with: str | None = None,
 ) -> Table:
     built = tuple(Field(name, *f) for f in fields)  # type: ignore[arg-type]
-    return Table(name=name, fields=built, subject=subject, derived_indexes=derived)
+    return Table(
+        name=name, fields=built, subject=subject, derived_indexes=derived, erased_with=erased_with
+    )
 
 
 @cache
@@ -183,6 +195,7 @@ def registry() -> dict[str, Table]:
             ("created_at", N, Kind.DATETIME),
             ("updated_at", N, Kind.DATETIME),
             derived=("name_mobile_bidx",),
+            erased_with="id",
         ),
         _t(
             "data_keys",
@@ -192,6 +205,7 @@ def registry() -> dict[str, Table]:
             ("kek_version", N, Kind.INTEGER),
             ("wrapped", N),
             ("created_at", N, Kind.DATETIME),
+            erased_with="subject_id",
         ),
         _t(
             "source_links",
@@ -201,6 +215,7 @@ def registry() -> dict[str, Table]:
             ("customer_id", N),
             ("content_digest", N),
             ("linked_at", N, Kind.DATETIME),
+            erased_with="customer_id",
         ),
         _t(
             "policies",
@@ -218,6 +233,7 @@ def registry() -> dict[str, Table]:
             ("source_system", N),
             ("content_digest", N),
             ("created_at", N, Kind.DATETIME),
+            erased_with="customer_id",
         ),
         _t(
             "claims",
@@ -237,6 +253,7 @@ def registry() -> dict[str, Table]:
             ("source_system", N),
             ("content_digest", N),
             ("created_at", N, Kind.DATETIME),
+            erased_with="customer_id",
         ),
         _t(
             "interactions",
@@ -252,6 +269,7 @@ def registry() -> dict[str, Table]:
             ("source_system", N),
             ("fingerprint", N),
             ("created_at", N, Kind.DATETIME),
+            erased_with="customer_id",
         ),
         _t(
             "principals",
@@ -319,6 +337,7 @@ def registry() -> dict[str, Table]:
             ("source", N),
             ("source_system", N),
             ("fingerprint", N),
+            erased_with="customer_id",
         ),
     ]
     return {t.name: t for t in tables}
@@ -330,6 +349,11 @@ def table(name: str) -> Table:
         return registry()[name]
     except KeyError:
         raise KeyError(f"table {name!r} is not in the schema registry") from None
+
+
+def erased_with_customer() -> list[Table]:
+    """The tables holding a customer's data, children before parents (the order to delete)."""
+    return [t for t in reversed(registry().values()) if t.erased_with is not None]
 
 
 def all_fields() -> list[Field]:

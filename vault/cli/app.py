@@ -18,6 +18,7 @@ from rich.table import Table
 
 from vault import errors
 from vault.cli import keys as keys_commands
+from vault.cli import lifecycle
 from vault.cli.support import (
     JsonFlag,
     err_console,
@@ -28,6 +29,7 @@ from vault.cli.support import (
     vault_of,
 )
 from vault.keyring import create_keyring, load_keyring
+from vault.keyring_edits import add_missing_families_to_file
 from vault.logs import configure_logging
 from vault.progress import for_terminal
 from vault.services import customers as customer_service
@@ -102,6 +104,9 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
         return
     verb = "created" if result["keyring_created"] else "kept existing"
     out_console().print(f"keyring {verb}: {result['keyring']}")
+    if result["keyring_families_added"]:
+        added = ", ".join(result["keyring_families_added"])
+        out_console().print(f"keyring upgraded: added {added} keys (back the keyring up again)")
     out_console().print(
         f"database ready: {result['database']} (schema {result['schema_revision']})"
     )
@@ -109,10 +114,12 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 
 def _initialise(settings: Settings) -> dict[str, Any]:
     created = not settings.keys_path.exists()
+    added: list[str] = []
     if created:
         create_keyring(settings.keys_path)
     else:
         load_keyring(settings.keys_path)
+        added = add_missing_families_to_file(settings.keys_path)
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
@@ -121,6 +128,7 @@ def _initialise(settings: Settings) -> dict[str, Any]:
     return {
         "keyring": str(settings.keys_path),
         "keyring_created": created,
+        "keyring_families_added": added,
         "database": settings.display_database,
         "schema_revision": ",".join(sorted(migrate.head_revisions())),
     }
@@ -596,6 +604,7 @@ def serve(
 
 
 app.add_typer(keys_commands.app, name="keys")
+lifecycle.register(app)  # erase, retention, backup, restore (vault/cli/lifecycle.py)
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ PURPOSES: Mapping[str, str] = MappingProxyType(
         "analytics": "aggregate, de-identified analysis",
         "audit_review": "reviewing who accessed what, and why",
         "erasure_request": "carrying out a customer's request to be erased",
+        "retention": "erasing customers whose retention period has ended (retention.yaml)",
         "administration": "managing principals and keys; no customer data",
     }
 )

@@ -153,6 +153,19 @@ class AccessService:
             detail={"policy_action": action, **(detail or {})},
         )
 
+    def record(
+        self,
+        caller: Caller,
+        action: str,
+        *,
+        customer_ids: Sequence[uuid.UUID] = (),
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Audit an allowed request that touched no data (e.g. erasing an erased customer)."""
+        self.audit.append(
+            self._event(caller, action, Outcome.ALLOWED, customer_ids=customer_ids, detail=detail)
+        )
+
     def _deny(
         self, caller: Caller, action: str, reason: str, customer_ids: Sequence[uuid.UUID] = ()
     ) -> NoReturn:

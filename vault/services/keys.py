@@ -34,7 +34,7 @@ from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.checkpoints import public_key_from_seed
 from vault.envelope import WrappedKey, rewrap
 from vault.errors import ConflictError, KeyringError
-from vault.keyring import FAMILIES, KeyProvider, Keyring, load_keyring, read_keyring_document
+from vault.keyring import FAMILIES, KeyProvider, load_keyring, read_keyring_document
 from vault.keyring_edits import (
     add_version,
     mark_reindexed,
@@ -111,7 +111,9 @@ def status(vault: Vault, now: dt.datetime | None = None) -> list[VersionStatus]:
     usage = kek_usage(vault)
     out: list[VersionStatus] = []
     for name in FAMILIES:
-        family = keyring.families[name]
+        family = keyring.families.get(name)
+        if family is None:  # an optional family this keyring predates
+            continue
         for version, kv in sorted(family.versions.items()):
             age = now - kv.created_at
             out.append(
@@ -392,8 +394,3 @@ def _check_index_retirable(vault: Vault, version: int, grace: dt.timedelta) -> N
             f"index version {version} was replaced less than {int(grace.total_seconds())} s ago; "
             "retire it later, once every running process has certainly stopped using it"
         )
-
-
-def describe(keyring: Keyring) -> dict[str, int]:
-    """The primary version of every family (for summaries)."""
-    return {name: keyring.families[name].primary for name in FAMILIES}

@@ -36,6 +36,11 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(_config()).get_heads())
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this vault's migrations know (a backup from another may not be one)."""
+    return frozenset(r.revision for r in ScriptDirectory.from_config(_config()).walk_revisions())
+
+
 def is_current(engine: Engine) -> bool:
     return current_revisions(engine) == head_revisions()
 
