@@ -327,11 +327,16 @@ def test_kill_9_at_random_points_never_leaves_a_dek_unreadable_and_a_rerun_finis
     command = [*CLI, "--log-level", "WARNING", "keys", "rotate", "--batch-size", "5"]
     command += ["--pause", "0.01"]
     killed_mid_rewrap = 0
-    for _ in range(6):
+    for round_ in range(6):
+        before = _kek_usage(vault)
         proc = subprocess.Popen(
             command, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.3, 3.0))
+        if round_ % 2:  # anywhere: start-up, keyring edits, first batches
+            time.sleep(rng.uniform(0.0, 2.0))
+        else:  # surely mid-re-wrap: once the process is seen re-wrapping, a moment later
+            _wait_for_rewrap(vault, settings, before, proc)
+            time.sleep(rng.uniform(0.0, 0.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert _all_deks_open(settings) == len(ids)  # every DEK unwraps after every kill
@@ -351,6 +356,18 @@ def test_kill_9_at_random_points_never_leaves_a_dek_unreadable_and_a_rerun_finis
     assert _kek_usage(vault) == {primary: len(ids)}
     assert _all_deks_open(settings) == len(ids)
     assert not list(settings.keys_path.parent.glob(".*.tmp-*"))
+
+
+def _wait_for_rewrap(
+    vault: Vault, settings: Settings, before: dict[int, int], proc: subprocess.Popen[bytes]
+) -> None:
+    """Until the newest KEK version wraps more DEKs than before the process started."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        newest = max(load_keyring(settings.keys_path).kek.versions)
+        if _kek_usage(vault).get(newest, 0) > before.get(newest, 0):
+            return
+        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------- audit key
