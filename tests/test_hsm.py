@@ -520,3 +520,40 @@ def test_the_shared_vault_fixture_runs_on_hsm_keys(vault: Vault) -> None:
     subject = uuid.uuid4()
     _, stored = new_data_key(vault.provider, subject)
     assert open_data_key(vault.provider, stored).subject_id == subject
+
+
+def test_a_keyring_that_cannot_be_written_leaves_no_orphan_key_in_the_token(
+    provider: Pkcs11KeyProvider, tmp_path: Path, softhsm: SoftHsm
+) -> None:
+    def token_keys() -> set[str]:
+        with _token_session(softhsm) as session:
+            found = session.get_objects({pkcs11.Attribute.CLASS: pkcs11.ObjectClass.SECRET_KEY})
+            return {obj.label for obj in found}
+
+    before = token_keys()
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("", encoding="utf-8")
+    with pytest.raises(OSError):  # noqa: PT011 - whichever error the OS gives
+        create_hsm_keyring(not_a_directory / "keys.toml", softhsm.config)
+    assert token_keys() == before
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "error"), ("", "skipped")])
+def test_without_softhsm_the_hsm_tests_fail_under_ci_and_skip_otherwise(
+    ci: str, outcome: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("SOFTHSM2_CONF", PIN_ENV)}
+    env |= {"CI": ci, "VAULT_TEST_PKCS11_MODULE": str(tmp_path / "missing.so")}
+    select = ["-k", "provider_repr", "-o", "addopts="]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, *select],
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert f"1 {outcome}" in result.stdout, result.stdout[-2000:]
+    assert "CI=true: the HSM tests are mandatory" in result.stdout or outcome == "skipped"
+    assert (result.returncode != 0) is (outcome == "error")  # a failing fixture fails the run
