@@ -31,10 +31,10 @@ without the token (and its PIN) can unwrap nothing.
 **Sessions.**  PKCS#11 logs in per application, not per session, and python-pkcs11
 initialises the module without locking callbacks, which by the standard means the
 application must not call into it from two threads at once.  So each process keeps
-one logged-in session per token, shared by every provider on that token and guarded
-by one lock; the API's worker threads queue on it (an unwrap costs about 0.1 ms on
-SoftHSM2).  After a ``fork`` the child re-initialises the module and logs in again
-with the PIN the provider holds (masked in every ``repr``).
+one logged-in session per token, shared by every provider on that token, and one
+lock per module around every call into it; the API's worker threads queue on it (an
+unwrap costs 0.1-0.2 ms on SoftHSM2).  After a ``fork`` the child re-initialises the
+module and logs in again with the PIN the provider holds (masked in every ``repr``).
 """
 
 from __future__ import annotations
@@ -139,11 +139,14 @@ class _Connection:
     pid: int
     users: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    """The module's lock (see ``_module_locks``)."""
     keys: dict[str, pkcs11.SecretKey] = field(default_factory=dict)
 
 
 _registry_lock = threading.Lock()
 _connections: dict[tuple[str, str], _Connection] = {}
+_module_locks: dict[str, threading.Lock] = {}
+"""One lock per loaded module: every call into it, on any of its tokens, is serialised."""
 _initialised_in: dict[str, int] = {}
 _fork_hook_installed = False
 
@@ -153,6 +156,7 @@ def _after_fork_in_child() -> None:
     global _registry_lock
     _registry_lock = threading.Lock()
     _connections.clear()
+    _module_locks.clear()
 
 
 def _load_module(path: Path) -> Pkcs11Lib:
@@ -207,13 +211,17 @@ def _login(config: Pkcs11Config, pin: _Pin) -> pkcs11.Session:
 
 def _acquire(config: Pkcs11Config, pin: _Pin) -> _Connection:
     """The process's session on this token, logging in if there is none yet."""
-    slot = (str(config.module.resolve()), config.token_label)
+    so = str(config.module.resolve())
+    slot = (so, config.token_label)
     with _registry_lock:
         conn = _connections.get(slot)
         if conn is not None and conn.pid != os.getpid():
             conn = None
         if conn is None:
-            conn = _Connection(_login(config, pin), pin.digest(), os.getpid())
+            lock = _module_locks.setdefault(so, threading.Lock())
+            with lock:
+                session = _login(config, pin)
+            conn = _Connection(session, pin.digest(), os.getpid(), lock=lock)
             _connections[slot] = conn
         elif not hmac.compare_digest(conn.pin_digest, pin.digest()):
             # The token checked the PIN this session logged in with; another is wrong.
@@ -253,9 +261,18 @@ def _find_key(conn: _Connection, config: Pkcs11Config, label: str) -> pkcs11.Sec
         raise KeyringError(
             f"the token {config.token_label!r} has two keys labelled {label!r}"
         ) from None
+    except PKCS11Error as exc:
+        raise KeyStoreUnavailable(
+            f"the HSM could not look up {label!r} ({type(exc).__name__})"
+        ) from None
     if not isinstance(found, pkcs11.SecretKey):
         raise KeyringError(f"{label!r} in the token is not a secret key")
-    _check_kek(found, label)
+    try:
+        _check_kek(found, label)
+    except PKCS11Error as exc:
+        raise KeyStoreUnavailable(
+            f"the HSM could not read the attributes of {label!r} ({type(exc).__name__})"
+        ) from None
     conn.keys[label] = found
     return found
 
