@@ -13,7 +13,8 @@
     ├── AccessDenied              the policy refuses this principal, action, purpose or scope
     ├── AuthenticationError       no valid credentials
     └── StorageError              the database did not do what was asked
-        └── AuditUnavailable      the audit event could not be written: fail closed
+        ├── AuditUnavailable      the audit event could not be written: fail closed
+        └── KeyStoreUnavailable   the HSM holding the KEKs failed to answer
 
 Messages are written for operators and never contain a PII value: callers may
 log them and the API returns them as problem details.  The API maps each class
@@ -85,3 +86,7 @@ class AccessDenied(VaultError):
 
 class AuthenticationError(VaultError):
     """Missing, unknown or revoked credentials."""
+
+
+class KeyStoreUnavailable(StorageError):
+    """The PKCS#11 token holding the KEKs failed (removed, session lost): retry later."""

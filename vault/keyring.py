@@ -13,10 +13,13 @@ Key families (``keys.example`` documents the file format):
                adds it and keeps every other key).
 
 A :class:`KeyProvider` is what wraps and unwraps data keys.  :class:`FileKeyProvider`
-keeps the KEKs in this process (the embedded default); an HSM provider keeps them in
-the token and answers the same protocol.  Loading refuses a key file that others can
-read, a file still holding the example's placeholders, and malformed or reused keys,
-each with a message that says what to do.
+keeps the KEKs in this process (the embedded default); :class:`vault.hsm.Pkcs11KeyProvider`
+keeps them in a PKCS#11 token and answers the same protocol.  In that mode the file's
+``[kek]`` section names the module, the token and the environment variable holding the
+PIN, and each KEK version only by its label in the token (:class:`TokenKekFamily`): no
+KEK material is in the file.  Loading refuses a key file that others can read, a file
+still holding the example's placeholders, and malformed or reused keys, each with a
+message that says what to do.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import base64
 import binascii
 import datetime as dt
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -94,15 +98,99 @@ class KeyFamily:
             raise KeyringError(f"the keyring has no {self.name} key version {version}") from None
 
 
+# ----------------------------------------------------------------- KEKs held in an HSM
+
+
+PKCS11_PROVIDER = "pkcs11"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Pkcs11Config:
+    """Where the KEKs live when they live in a PKCS#11 token.
+
+    The PIN is never in the keyring file: ``pin_env`` names the environment variable
+    that holds it, read when the vault opens the token.
+    """
+
+    module: Path
+    token_label: str
+    pin_env: str
+
+    def pin(self, env: Mapping[str, str] | None = None) -> str:
+        value = (os.environ if env is None else env).get(self.pin_env, "")
+        if not value:
+            raise KeyringError(
+                f"the KEKs are in the PKCS#11 token {self.token_label!r}: set {self.pin_env} "
+                "to the token's user PIN"
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeyVersion:
+    """A KEK version inside the token, known to the file only by its label."""
+
+    version: int
+    label: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKekFamily:
+    """The ``[kek]`` family when ``provider = "pkcs11"``: labels, not keys."""
+
+    config: Pkcs11Config
+    primary: int
+    versions: Mapping[int, TokenKeyVersion]
+    retired: Mapping[int, RetiredVersion] = field(default_factory=dict)
+    """Versions whose token key was destroyed once nothing used it."""
+
+
+def token_kek_section(family: TokenKekFamily) -> dict[str, Any]:
+    """The ``[kek]`` table of a keyring file for KEKs held in a token."""
+    return {
+        "provider": PKCS11_PROVIDER,
+        "module": str(family.config.module),
+        "token_label": family.config.token_label,
+        "pin_env": family.config.pin_env,
+        "primary": family.primary,
+        "versions": {
+            str(v.version): {"label": v.label, "created_at": v.created_at}
+            for v in family.versions.values()
+        },
+        **(
+            {
+                "retired": {
+                    str(r.version): {"created_at": r.created_at, "retired_at": r.retired_at}
+                    for r in family.retired.values()
+                }
+            }
+            if family.retired
+            else {}
+        ),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Keyring:
-    """Every root key the vault holds, as loaded from one keyring file."""
+    """Every root key the vault holds, as loaded from one keyring file.
+
+    With KEKs in an HSM, ``families`` has no ``kek`` entry and ``kek_token`` says
+    where they are; otherwise ``kek_token`` is ``None``.
+    """
 
     path: Path | None
     families: Mapping[str, KeyFamily]
+    kek_token: TokenKekFamily | None = None
 
     @property
     def kek(self) -> KeyFamily:
+        if self.kek_token is not None:
+            raise KeyringError(
+                f"the KEKs of this keyring are in the PKCS#11 token "
+                f"{self.kek_token.config.token_label!r}, not in the file"
+            )
         return self.families["kek"]
 
     @property
@@ -180,11 +268,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def new_keyring_document(now: dt.datetime | None = None) -> dict[str, Any]:
-    """A fresh keyring: one version of every family, from the OS CSPRNG."""
+def new_keyring_document(
+    now: dt.datetime | None = None, kek_token: TokenKekFamily | None = None
+) -> dict[str, Any]:
+    """A fresh keyring: one version of every family, from the OS CSPRNG.
+
+    With ``kek_token`` the KEK family is the token's (labels only): the caller has
+    already generated KEK version 1 inside the token.
+    """
     created = now or _now()
     doc: dict[str, Any] = {"format": FORMAT}
     for family in FAMILIES:
+        if family == "kek" and kek_token is not None:
+            doc[family] = token_kek_section(kek_token)
+            continue
         doc[family] = {
             "primary": 1,
             "versions": {"1": {"key": _b64(SecretKey.generate()), "created_at": created}},
@@ -251,9 +348,11 @@ def write_keyring(path: Path, document: Mapping[str, Any], *, overwrite: bool = 
         raise
 
 
-def create_keyring(path: Path, now: dt.datetime | None = None) -> Keyring:
+def create_keyring(
+    path: Path, now: dt.datetime | None = None, kek_token: TokenKekFamily | None = None
+) -> Keyring:
     """``customer-vault init``: a new keyring file, loaded back to prove it is usable."""
-    write_keyring(path, new_keyring_document(now))
+    write_keyring(path, new_keyring_document(now, kek_token))
     return load_keyring(path)
 
 
@@ -292,6 +391,7 @@ def parse_keyring(doc: Mapping[str, Any], path: Path | None = None) -> Keyring:
     if doc.get("format") != FORMAT:
         raise KeyringError(f"{where}: unknown keyring format (expected format = {FORMAT!r})")
     families: dict[str, KeyFamily] = {}
+    kek_token: TokenKekFamily | None = None
     seen: set[SecretKey] = set()
     for name in FAMILIES:
         section = doc.get(name)
@@ -299,13 +399,93 @@ def parse_keyring(doc: Mapping[str, Any], path: Path | None = None) -> Keyring:
             continue
         if not isinstance(section, Mapping):
             raise KeyringError(f"{where}: missing [{name}] section")
+        if name == "kek" and _kek_provider(section, where) == PKCS11_PROVIDER:
+            kek_token = _parse_token_family(section, where)
+            continue
         family = _parse_family(name, section, where)
         for kv in family.versions.values():
             if kv.key in seen:
                 raise KeyringError(f"{where}: the same key is used twice; every key must differ")
             seen.add(kv.key)
         families[name] = family
-    return Keyring(path=path, families=families)
+    return Keyring(path=path, families=families, kek_token=kek_token)
+
+
+def _kek_provider(section: Mapping[str, Any], where: str) -> str:
+    provider = section.get("provider", "file")
+    if provider not in ("file", PKCS11_PROVIDER):
+        raise KeyringError(
+            f'{where}: [kek] provider must be "file" or "{PKCS11_PROVIDER}", not {provider!r}'
+        )
+    return str(provider)
+
+
+def _parse_token_family(section: Mapping[str, Any], where: str) -> TokenKekFamily:
+    """``[kek] provider = "pkcs11"``: module, token, PIN variable, and labelled versions."""
+    if "pin" in section:
+        raise KeyringError(
+            f"{where}: [kek] holds a PIN; never store it in the keyring file: "
+            "name an environment variable with pin_env instead"
+        )
+    texts: dict[str, str] = {}
+    for item in ("module", "token_label", "pin_env"):
+        value = section.get(item)
+        if not isinstance(value, str) or not value.strip():
+            raise KeyringError(f'{where}: [kek] with provider = "pkcs11" needs {item} = "..."')
+        texts[item] = value.strip()
+    if not _ENV_NAME.fullmatch(texts["pin_env"]):
+        raise KeyringError(f"{where}: [kek] pin_env must be an environment variable name")
+    config = Pkcs11Config(Path(texts["module"]), texts["token_label"], texts["pin_env"])
+    versions_doc = section.get("versions")
+    if not isinstance(versions_doc, Mapping) or not versions_doc:
+        raise KeyringError(f"{where}: [kek] has no versions")
+    versions: dict[int, TokenKeyVersion] = {}
+    for raw_version, entry in versions_doc.items():
+        version, created = _version_header("kek", raw_version, entry, where)
+        if "key" in entry:
+            raise KeyringError(
+                f"{where}: kek version {version} has a key, but the KEKs live in the HSM; "
+                'a version names its key in the token with label = "..." only'
+            )
+        label = entry.get("label")
+        if not isinstance(label, str) or not label:
+            raise KeyringError(f'{where}: kek version {version} needs label = "..." (token key)')
+        versions[version] = TokenKeyVersion(version, label, created)
+    if len({v.label for v in versions.values()}) != len(versions):
+        raise KeyringError(f"{where}: two kek versions name the same token key label")
+    primary = _primary(section, versions, "kek", where)
+    retired = _parse_retired("kek", section, versions, where)
+    return TokenKekFamily(config=config, primary=primary, versions=versions, retired=retired)
+
+
+def _version_header(
+    name: str, raw_version: object, entry: object, where: str
+) -> tuple[int, dt.datetime]:
+    """The checks every version entry shares: a number, a table, a created_at."""
+    try:
+        version = int(str(raw_version))
+    except ValueError:
+        raise KeyringError(f"{where}: [{name}] version {raw_version!r} is not a number") from None
+    if not isinstance(entry, Mapping):
+        raise KeyringError(f"{where}: [{name}.versions.{version}] is not a table")
+    created = entry.get("created_at")
+    if not isinstance(created, dt.datetime):
+        raise KeyringError(f"{where}: {name} version {version} needs a created_at date-time")
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return version, created
+
+
+def _primary(
+    section: Mapping[str, Any],
+    versions: Mapping[int, KeyVersion | TokenKeyVersion],
+    name: str,
+    where: str,
+) -> int:
+    primary = section.get("primary")
+    if not isinstance(primary, int) or primary not in versions:
+        raise KeyringError(f"{where}: [{name}] primary must name one of its live versions")
+    return primary
 
 
 def _parse_family(name: str, section: Mapping[str, Any], where: str) -> KeyFamily:
@@ -317,6 +497,17 @@ def _parse_family(name: str, section: Mapping[str, Any], where: str) -> KeyFamil
         key = _parse_key(entry.get("key"), f"{name} version {version}", where)
         created = _parse_time(entry, "created_at", f"{name} version {version}", where)
         versions[version] = KeyVersion(version=version, key=key, created_at=created)
+    retired = _parse_retired(name, section, versions, where)
+    primary = section.get("primary")
+    if not isinstance(primary, int) or primary not in versions:
+        raise KeyringError(f"{where}: [{name}] primary must name one of its live versions")
+    return KeyFamily(name=name, primary=primary, versions=versions, retired=retired)
+
+
+def _parse_retired(
+    name: str, section: Mapping[str, Any], versions: Mapping[int, object], where: str
+) -> dict[int, RetiredVersion]:
+    """``[family.retired.N]``: versions whose key material is gone, kept as records."""
     retired: dict[int, RetiredVersion] = {}
     retired_doc = section.get("retired", {})
     if not isinstance(retired_doc, Mapping):
@@ -336,10 +527,7 @@ def _parse_family(name: str, section: Mapping[str, Any], where: str) -> KeyFamil
             retired_at=_parse_time(entry, "retired_at", label, where),
             public_key=public_key,
         )
-    primary = section.get("primary")
-    if not isinstance(primary, int) or primary not in versions:
-        raise KeyringError(f"{where}: [{name}] primary must name one of its live versions")
-    return KeyFamily(name=name, primary=primary, versions=versions, retired=retired)
+    return retired
 
 
 def _numbered(

@@ -86,9 +86,10 @@ def add_version(
     """Add a new, not yet primary, version to ``family``; returns its number."""
     with locked(path):
         document = read_keyring_document(path)
-        current = parse_keyring(document, path).families[family]
-        version = current.highest_version + 1
+        parse_keyring(document, path)  # only a valid keyring is edited
         section = _family(document, family)
+        used = [*section.get("versions", {}), *section.get("retired", {})]
+        version = max(int(v) for v in used) + 1
         section["versions"][str(version)] = new_entry(version, now.replace(microsecond=0))
         _commit(path, document)
     return version
@@ -122,20 +123,20 @@ def retire(
     with locked(path):
         document = read_keyring_document(path)
         keyring = parse_keyring(document, path)
-        current = keyring.families[family]
-        if version not in current.versions:
+        section = _family(document, family)
+        live = section["versions"].get(str(version))
+        if live is None:
             raise KeyringError(f"the keyring has no live {family} key version {version}")
-        if version == current.primary:
+        if version == section["primary"]:
             raise KeyringError(
                 f"{family} version {version} is primary: rotate first, then retire it"
             )
-        section = _family(document, family)
         entry: dict[str, Any] = {
-            "created_at": current.versions[version].created_at,
+            "created_at": live["created_at"],
             "retired_at": now.replace(microsecond=0),
         }
         if public_key is not None:
-            raw = public_key(current.versions[version].key)
+            raw = public_key(keyring.families[family].versions[version].key)
             entry["public_key"] = base64.b64encode(raw).decode("ascii")
         del section["versions"][str(version)]
         section.setdefault("retired", {})[str(version)] = entry

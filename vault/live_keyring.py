@@ -98,6 +98,12 @@ class LiveKeyProvider:
     def refresh(self) -> bool:
         return self._live.refresh()
 
+    def close(self) -> None:
+        """Close the current provider (an HSM provider logs out of its token)."""
+        close = getattr(self._live.provider(check=False), "close", None)
+        if callable(close):
+            close()
+
     def pinned(self) -> KeyProvider:
         """The provider as of now, without further checks: for batch work (a re-wrap batch)
         that re-checks the file once per batch instead of once per key."""

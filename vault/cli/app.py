@@ -28,13 +28,13 @@ from vault.cli.support import (
     settings_of,
     vault_of,
 )
-from vault.keyring import create_keyring, load_keyring
+from vault.keyring import Pkcs11Config, create_keyring, load_keyring
 from vault.keyring_edits import add_missing_families_to_file
 from vault.logs import configure_logging
 from vault.progress import for_terminal
 from vault.services import customers as customer_service
 from vault.services.importing import CountingRejects, CsvRejects, ImportSources, import_files
-from vault.services.runtime import Vault, open_vault
+from vault.services.runtime import Vault, close_provider, key_provider, open_vault
 from vault.settings import Settings
 from vault.storage import migrate
 from vault.storage.engine import create_vault_engine
@@ -96,14 +96,39 @@ def _root(
 
 @app.command()
 @guard
-def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Create a keyring (mode 0600) if there is none, and bring the database schema up to date."""
-    result = _initialise(settings_of(ctx))
+def init(
+    ctx: typer.Context,
+    hsm_module: Annotated[
+        Path | None,
+        typer.Option(
+            "--hsm-module",
+            help="Keep the KEKs in a PKCS#11 token: path of the module "
+            "(e.g. /usr/lib/softhsm/libsofthsm2.so). KEK v1 is generated in the token.",
+        ),
+    ] = None,
+    hsm_token: Annotated[
+        str | None, typer.Option("--hsm-token", help="Label of the PKCS#11 token to use.")
+    ] = None,
+    hsm_pin_env: Annotated[
+        str,
+        typer.Option("--hsm-pin-env", help="Environment variable holding the token's user PIN."),
+    ] = "VAULT_HSM_PIN",
+    json_out: JsonFlag = False,
+) -> None:
+    """Create a keyring (mode 0600) if there is none, and bring the database schema up to date.
+
+    With --hsm-module and --hsm-token the key-encryption key is generated inside the
+    PKCS#11 token (non-extractable) and the keyring file only names it; the PIN is read
+    from the variable --hsm-pin-env names, never stored.
+    """
+    hsm = _hsm_config(hsm_module, hsm_token, hsm_pin_env)
+    result = _initialise(settings_of(ctx), hsm)
     if json_out:
         print_json(result)
         return
     verb = "created" if result["keyring_created"] else "kept existing"
-    out_console().print(f"keyring {verb}: {result['keyring']}")
+    where = " (KEKs in the PKCS#11 token)" if result["kek_provider"] == "pkcs11" else ""
+    out_console().print(f"keyring {verb}: {result['keyring']}{where}")
     if result["keyring_families_added"]:
         added = ", ".join(result["keyring_families_added"])
         out_console().print(f"keyring upgraded: added {added} keys (back the keyring up again)")
@@ -112,14 +137,30 @@ def init(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     )
 
 
-def _initialise(settings: Settings) -> dict[str, Any]:
+def _hsm_config(module: Path | None, token: str | None, pin_env: str) -> Pkcs11Config | None:
+    if module is None and token is None:
+        return None
+    if module is None or token is None:
+        raise errors.ValidationError("init", "give both --hsm-module and --hsm-token")
+    return Pkcs11Config(module.absolute(), token, pin_env)
+
+
+def _initialise(settings: Settings, hsm: Pkcs11Config | None = None) -> dict[str, Any]:
     created = not settings.keys_path.exists()
     added: list[str] = []
-    if created:
-        create_keyring(settings.keys_path)
+    if created and hsm is not None:
+        from vault.hsm import create_hsm_keyring
+
+        create_hsm_keyring(settings.keys_path, hsm)
+        keyring = load_keyring(settings.keys_path)
+    elif created:
+        keyring = create_keyring(settings.keys_path)
     else:
         load_keyring(settings.keys_path)
         added = add_missing_families_to_file(settings.keys_path)
+        keyring = load_keyring(settings.keys_path)
+    if keyring.kek_token is not None:  # prove the token, PIN and key labels work now
+        close_provider(key_provider(keyring))
     engine = create_vault_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
@@ -129,6 +170,7 @@ def _initialise(settings: Settings) -> dict[str, Any]:
         "keyring": str(settings.keys_path),
         "keyring_created": created,
         "keyring_families_added": added,
+        "kek_provider": "file" if keyring.kek_token is None else "pkcs11",
         "database": settings.display_database,
         "schema_revision": ",".join(sorted(migrate.head_revisions())),
     }

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,7 +35,14 @@ from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.checkpoints import public_key_from_seed
 from vault.envelope import WrappedKey, rewrap
 from vault.errors import ConflictError, KeyringError
-from vault.keyring import FAMILIES, KeyProvider, load_keyring, read_keyring_document
+from vault.keyring import (
+    FAMILIES,
+    KeyProvider,
+    Keyring,
+    RetiredVersion,
+    load_keyring,
+    read_keyring_document,
+)
 from vault.keyring_edits import (
     add_version,
     mark_reindexed,
@@ -94,6 +102,26 @@ class RotationResult:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Keks:
+    """The KEK versions, wherever the keys are (keyring file or PKCS#11 token)."""
+
+    primary: int
+    created: dict[int, dt.datetime]
+    retired: Mapping[int, RetiredVersion]
+    in_token: bool
+
+
+def _keks(keyring: Keyring) -> _Keks:
+    if keyring.kek_token is not None:
+        token = keyring.kek_token
+        created = {v: kv.created_at for v, kv in token.versions.items()}
+        return _Keks(token.primary, created, token.retired, True)
+    family = keyring.kek
+    created = {v: kv.created_at for v, kv in family.versions.items()}
+    return _Keks(family.primary, created, family.retired, False)
+
+
 def kek_usage(vault: Vault) -> dict[int, int]:
     """How many data keys each KEK version wraps (versions wrapping none are absent)."""
     key = columns(DataKeyRow)
@@ -112,22 +140,28 @@ def status(vault: Vault, now: dt.datetime | None = None) -> list[VersionStatus]:
     out: list[VersionStatus] = []
     for name in FAMILIES:
         family = keyring.families.get(name)
-        if family is None:  # an optional family this keyring predates
+        if name == "kek":
+            keks = _keks(keyring)
+            primary, created, retired = keks.primary, keks.created, keks.retired
+        elif family is None:  # an optional family this keyring predates
             continue
-        for version, kv in sorted(family.versions.items()):
-            age = now - kv.created_at
+        else:
+            primary, retired = family.primary, family.retired
+            created = {v: kv.created_at for v, kv in family.versions.items()}
+        for version, created_at in sorted(created.items()):
+            age = now - created_at
             out.append(
                 VersionStatus(
                     family=name,
                     version=version,
-                    state="primary" if version == family.primary else "active",
-                    created_at=kv.created_at,
+                    state="primary" if version == primary else "active",
+                    created_at=created_at,
                     age_days=age.days,
                     past_cryptoperiod=age > CRYPTOPERIOD,
                     data_keys=usage.get(version, 0) if name == "kek" else None,
                 )
             )
-        for version, rv in sorted(family.retired.items()):
+        for version, rv in sorted(retired.items()):
             out.append(
                 VersionStatus(
                     family=name,
@@ -157,17 +191,16 @@ def rotate_kek(
     progress = progress or NullProgress()
     started = time.monotonic()
     path = vault.settings.keys_path
-    keyring = load_keyring(path)
+    keks = _keks(load_keyring(path))
     usage = kek_usage(vault)
-    family = keyring.kek
-    pending = sorted(v for v in family.versions if v > family.primary)
+    pending = sorted(v for v in keks.created if v > keks.primary)
     if pending:
         target, resumed = pending[-1], True
         promote(path, "kek", target)
-    elif any(v != family.primary for v in usage):
-        target, resumed = family.primary, True
+    elif any(v != keks.primary for v in usage):
+        target, resumed = keks.primary, True
     else:
-        target = add_version(path, "kek", now=vault.clock())
+        target = _add_kek_version(vault, keks)
         promote(path, "kek", target)
         resumed = False
     _refresh(vault)
@@ -194,6 +227,23 @@ def rotate_kek(
         seconds=round(seconds, 3),
     )
     return RotationResult("kek", old, target, rewrapped, resumed, remaining, seconds)
+
+
+def _add_kek_version(vault: Vault, keks: _Keks) -> int:
+    """A new KEK version: random bytes in the keyring file, or a key generated in the token."""
+    path = vault.settings.keys_path
+    if not keks.in_token:
+        return add_version(path, "kek", now=vault.clock())
+    provider = _pinned(vault)
+    create = getattr(provider, "create_kek_version", None)
+    if not callable(create):
+        raise KeyringError("the key provider cannot create KEK versions")
+
+    def entry(version: int, created_at: dt.datetime) -> dict[str, Any]:
+        created = create(version, created_at)  # non-extractable, inside the token
+        return {"label": created.label, "created_at": created_at}
+
+    return add_version(path, "kek", now=vault.clock(), new_entry=entry)
 
 
 def _refresh(vault: Vault) -> None:
@@ -280,12 +330,12 @@ def _sweep(
 
 def retire_kek(vault: Vault, version: int, *, grace: dt.timedelta = RETIRE_GRACE) -> None:
     """Destroy a KEK version's material; refused while any data key is wrapped under it."""
-    keyring = load_keyring(vault.settings.keys_path)
-    if version not in keyring.kek.versions:
+    keks = _keks(load_keyring(vault.settings.keys_path))
+    if version not in keks.created:
         raise KeyringError(f"the keyring has no live kek version {version}")
-    if version == keyring.kek.primary:
+    if version == keks.primary:
         raise ConflictError(f"kek version {version} is primary: rotate first, then retire it")
-    successors = [kv.created_at for v, kv in keyring.kek.versions.items() if v > version]
+    successors = [created for v, created in keks.created.items() if v > version]
     replaced_at = min(successors) if successors else vault.clock()
     if vault.clock() - replaced_at < grace:
         raise ConflictError(
@@ -298,7 +348,12 @@ def retire_kek(vault: Vault, version: int, *, grace: dt.timedelta = RETIRE_GRACE
             f"kek version {version} still wraps {in_use} data keys: "
             "run `customer-vault keys rotate` to finish re-wrapping them first"
         )
+    holder = _pinned(vault)  # knows the version still: the token key is destroyed after
     retire(vault.settings.keys_path, "kek", version, now=vault.clock())
+    if keks.in_token:
+        destroy = getattr(holder, "destroy_kek_version", None)
+        if callable(destroy):
+            destroy(version)
     _log.info("keys.retired", family="kek", version=version)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from vault.blind_index import BlindIndexer
 from vault.crypto import SecretKey, derive_key
-from vault.errors import ConfigurationError
+from vault.errors import ConfigurationError, KeyringError
 from vault.keyring import FileKeyProvider, KeyProvider, Keyring, load_keyring
 from vault.live_keyring import LiveKeyProvider, LiveKeyring
 from vault.settings import Settings
@@ -74,11 +74,7 @@ class Vault:
         self.engine.dispose()
         if self.read_engine is not None:
             self.read_engine.dispose()
-
-
-def provider_for(keyring: Keyring) -> KeyProvider:
-    """The key provider a keyring asks for (the file provider: KEKs held in this process)."""
-    return FileKeyProvider(keyring.kek)
+        close_provider(self.provider)
 
 
 def open_vault(
@@ -105,12 +101,16 @@ def open_vault(
                 "the database schema is not current: run `customer-vault db upgrade` "
                 "(or `customer-vault init` for a new vault)"
             )
+    try:
+        live = LiveKeyring(settings.keys_path, keyring, key_provider)
+    except BaseException:
+        engine.dispose()
+        raise
     read_engine = (
         create_vault_engine(settings.database_url, read_only=True)
         if engine.dialect.name == "sqlite"
         else None
     )
-    live = LiveKeyring(settings.keys_path, keyring, provider_for)
     return Vault(
         settings=settings,
         engine=engine,
@@ -120,3 +120,24 @@ def open_vault(
         live_keyring=live,
         clock=clock,
     )
+
+
+def close_provider(provider: KeyProvider) -> None:
+    """Release what a provider holds (an HSM provider logs out of its token)."""
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
+
+
+def key_provider(keyring: Keyring) -> KeyProvider:
+    """The keyring's KEKs as a provider: in this process, or in a PKCS#11 token."""
+    if keyring.kek_token is None:
+        return FileKeyProvider(keyring.kek)
+    try:
+        from vault.hsm import open_provider  # python-pkcs11 is only loaded for HSM keyrings
+    except ImportError:
+        raise KeyringError(
+            "the KEKs are in a PKCS#11 token but python-pkcs11 is not installed: "
+            "pip install 'customer-data-vault[hsm]'"
+        ) from None
+    return open_provider(keyring.kek_token)
