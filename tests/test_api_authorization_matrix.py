@@ -32,6 +32,7 @@ from db_support import BACKENDS, fresh_database
 from helpers import resident_id
 from pydantic import TypeAdapter
 
+from api.app import create_app
 from vault import masking
 from vault.audit.records import events_table
 from vault.errors import NotFoundError
@@ -516,6 +517,33 @@ def test_the_matrix_covers_every_role_and_purpose_of_the_policy_file() -> None:
         if expected_status(r, "customer.read", p, "own_unit") is None
     ]
     assert readers, "no role may read a customer: the read matrix would test only denials"
+
+
+COVERED_ROUTES = {
+    ("POST", "/v1/customers"),
+    ("GET", "/v1/customers/{customer_id}"),
+    ("PATCH", "/v1/customers/{customer_id}"),
+    ("DELETE", "/v1/customers/{customer_id}"),
+    ("POST", "/v1/customers/search"),
+    *(
+        ("POST", f"/v1/customers/{{customer_id}}/{r}")
+        for r in ("policies", "claims", "interactions", "consents")
+    ),
+    ("GET", "/v1/customers/{customer_id}/access-report"),
+    ("GET", "/v1/audit/events"),
+    ("GET", "/v1/audit/verify"),
+    ("GET", "/v1/admin/keys"),
+    ("POST", "/v1/admin/keys/rotate"),
+    ("POST", "/v1/redact"),
+}
+"""The endpoints the tests below exercise; every authenticated route of the app must be here."""
+
+
+def test_every_authenticated_route_of_the_app_is_in_the_matrix() -> None:
+    """A new endpoint cannot escape the matrix: the app's routes (its OpenAPI paths) are read."""
+    paths = create_app().openapi()["paths"]
+    routes = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert routes - {("GET", "/healthz")} == COVERED_ROUTES
 
 
 # --- reads -------------------------------------------------------------------------------
