@@ -80,8 +80,19 @@ async def _vault_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.ValidationError):
         extra = {"errors": [{"field": exc.field, "reason": exc.reason}]}
     if status >= 500:
-        log.error("api.error", status=status, error_type=type(exc).__name__)
+        log.error(
+            "api.error",
+            status=status,
+            error_type=type(exc).__name__,
+            request_id=_request_id(request),
+        )
     return problem(status, detail, kind=kind, request=request, extra=extra, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    """The id the problem body names, so the log line it points to can be found."""
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
 
 
 def _server_detail(status: int) -> str:
@@ -113,7 +124,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("api.unexpected_error", error_type=type(exc).__name__)
+    log.error(
+        "api.unexpected_error", error_type=type(exc).__name__, request_id=_request_id(request)
+    )
     return problem(500, _server_detail(500), kind="internal", request=request)
 
 

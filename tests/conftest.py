@@ -9,13 +9,11 @@ PostgreSQL cases are skipped locally, but **fail** when ``CI=true``: CI must pro
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from db_support import BACKENDS, fresh_pg_database
 
 from vault.keyring import Keyring, create_keyring
 from vault.services.runtime import Vault, open_vault
@@ -23,37 +21,12 @@ from vault.settings import Settings
 from vault.storage import migrate
 from vault.storage.engine import create_vault_engine
 
-PG_ADMIN_URL = os.environ.get(
-    "VAULT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-BACKENDS = [b for b in os.environ.get("VAULT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated to head."""
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"cdv_test_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL is not reachable at {make_url(PG_ADMIN_URL).host}: {exc.orig}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: the PostgreSQL run is mandatory)")
-        pytest.skip(message)
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = create_vault_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    try:
+    with fresh_pg_database() as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

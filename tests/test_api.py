@@ -1,7 +1,7 @@
 """The access API over real HTTP: a uvicorn server, a real database, the real policy file.
 
-The authorization matrix at the end is generated from ``policies/roles.yaml``:
-every role x purpose for reading the 360 view, and every field's view.
+The authorization matrix over every endpoint, generated from ``policies/roles.yaml``,
+lives in ``test_api_authorization_matrix.py``; this file holds the behaviour by example.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ import sqlalchemy as sa
 from api_support import client, running_api
 from helpers import customer, resident_id, write_csv
 
-from vault import masking
 from vault.errors import ValidationError
 from vault.import_format import CONSENT_COLUMNS, CUSTOMER_COLUMNS, INTERACTION_COLUMNS
-from vault.policy import View, load_policies
-from vault.schema import PiiType, registry
+from vault.policy import load_policies
 from vault.services.customers import find_customers
 from vault.services.importing import ImportSources, import_files
 from vault.services.principals import add_principal
@@ -406,52 +404,6 @@ def test_a_read_fails_closed_when_the_audit_event_cannot_be_written(api: Api) ->
     finally:
         with api.vault.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
-
-
-# --- the authorization matrix, generated from policies/roles.yaml ------------------------
-
-READ_MATRIX = [(role, purpose) for role in POLICIES.roles for purpose in sorted(POLICIES.purposes)]
-
-
-def _expected_view(role: str, field: str, value: object, consents_granted: bool) -> str:
-    view = POLICIES.view_for(role, field)
-    resolved = view.resolve(frozenset({"sms", "phone"}) if consents_granted else frozenset())
-    return resolved.value
-
-
-@pytest.mark.parametrize(("role", "purpose"), READ_MATRIX, ids=lambda v: str(v))
-def test_authorization_matrix_reading_the_360_view(api: Api, role: str, purpose: str) -> None:
-    response = api.as_role(role, purpose).get(f"/v1/customers/{api.zhang}")
-    if not POLICIES.permits(role, "customer.read", purpose):
-        assert response.status_code == 403
-        return
-    assert response.status_code == 200, response.text
-    view = response.json()
-    plain = {
-        "full_name": "张伟",
-        "id_number": ZHANG_ID,
-        "mobile": "+8613812345678",
-        "email": "zhangwei@163.com",
-        "postcode": "200120",
-    }
-    granted = purpose == "marketing"
-    for name, value in plain.items():
-        expected = _expected_view(role, f"customers.{name}", value, granted)
-        pii_type = registry()["customers"].field(name).pii_type
-        if expected == View.HIDDEN.value:
-            assert name not in view, (role, name)
-        elif expected == View.CLEAR.value:
-            assert view[name] == value, (role, name)
-        elif expected == View.MASKED.value:
-            masked = (
-                masking.mask_id_number(value, "resident_id")
-                if pii_type is PiiType.ID_NUMBER
-                else masking.mask(value, pii_type)
-            )
-            assert view[name] == masked, (role, name)
-        else:
-            assert view[name] != value, (role, name)
-            assert view[name].startswith("p1_"), (role, name)
 
 
 def test_request_ids_are_always_accepted_by_the_audit_log() -> None:
