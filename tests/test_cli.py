@@ -155,6 +155,30 @@ def test_import_find_and_stats_through_the_cli(cli_env: dict[str, str], tmp_path
     assert len({tuple(v) for v in found.values()}) == 1
     assert len(found["--mobile"]) == 1
 
+    # "-" takes the identifier from stdin: it never shows in ps or the shell history.
+    piped = subprocess.run(
+        [*CLI, "find", "--id-number", "-", "--json"],
+        env=cli_env,
+        input=zhang + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout) == found["--id-number"]
+    empty = subprocess.run(
+        [*CLI, "find", "--mobile", "-"],
+        env=cli_env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert empty.returncode == 2
+    assert "no value on standard input" in empty.stderr
+
     stats = json.loads(run(["stats", "--json"], cli_env).stdout)
     assert stats["customers"] == 1
     assert stats["source_links"] == 1

@@ -251,19 +251,32 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def find(
     ctx: typer.Context,
     id_number: Annotated[
-        str | None, typer.Option("--id-number", help="ID number to look up.")
+        str | None,
+        typer.Option("--id-number", help="ID number to look up (- reads it from stdin)."),
     ] = None,
-    mobile: Annotated[str | None, typer.Option(help="Mobile number, any spelling.")] = None,
-    email: Annotated[str | None, typer.Option(help="Email address, any case.")] = None,
+    mobile: Annotated[
+        str | None, typer.Option(help="Mobile number, any spelling (- reads it from stdin).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Email address, any case (- reads it from stdin).")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Find customer ids by ID number, mobile or email through the blind index (prints no PII)."""
+    """Find customer ids by ID number, mobile or email through the blind index (prints no PII).
+
+    A value of ``-`` is read from the first line of standard input, so the identifier
+    never appears in the process list or the shell history.
+    """
     given = {
         k: v for k, v in {"id_number": id_number, "mobile": mobile, "email": email}.items() if v
     }
     if len(given) != 1:
         raise errors.ValidationError("find", "give exactly one of --id-number, --mobile, --email")
     ((field, value),) = given.items()
+    if value == "-":
+        value = sys.stdin.readline().strip()
+        if not value:
+            raise errors.ValidationError(field, "no value on standard input")
     vault = vault_of(ctx)
     try:
         ids = [str(i) for i in customer_service.find_customers(vault, field, value)]
