@@ -42,8 +42,10 @@ class VaultMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
+        overflowed = False  # the body went over the limit while the application read it
+        replaced = False  # so the application's own answer was replaced by a 413
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_decorated(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -58,6 +60,18 @@ class VaultMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        async def send_with_headers(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if overflowed and not started:
+                # The application caught the overflow while reading the body (FastAPI turns
+                # any body-reading error into a 400): whatever it answers, the answer is 413.
+                replaced = True
+                await _too_large(send_decorated, request_id, self.max_body_bytes)
+                return
+            await send_decorated(message)
+
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await _too_large(send_with_headers, request_id, self.max_body_bytes)
@@ -66,11 +80,12 @@ class VaultMiddleware:
         received = 0
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    overflowed = True
                     raise _TooLarge
             return message
 

@@ -329,6 +329,26 @@ def test_an_oversize_body_gets_413(api: Api) -> None:
     assert response.status_code == 413
 
 
+def test_an_oversize_streamed_body_gets_413_and_stores_nothing(api: Api) -> None:
+    """A chunked body declares no length: the limit must still answer 413, not 400."""
+    crm = api.as_role("crm_integration", "customer_support")
+    before = find_customers(api.vault, "mobile", "13700002222")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"full_name": "\xe7\x8e\x8b\xe8\x8a\xb3", "mobile": "13700002222", "notes": "'
+        for _ in range(40):
+            yield b"x" * 8192
+        yield b'"}'
+
+    response = crm.post(
+        "/v1/customers", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+    assert before == find_customers(api.vault, "mobile", "13700002222") == []
+
+
 def test_patch_changes_only_the_given_fields(api: Api) -> None:
     cs = api.as_role("customer_service", "customer_support")
     response = cs.patch(f"/v1/customers/{api.zhang}", json={"email": "new@example.cn"})
