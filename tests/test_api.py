@@ -513,3 +513,18 @@ def test_custom_attributes_cannot_shadow_profile_fields(api: Api) -> None:
     )
     assert response.status_code == 422
     assert find_customers(api.vault, "mobile", "13700001111") == []
+
+
+def test_custom_attributes_that_look_like_personal_data_get_422_and_store_nothing(
+    api: Api,
+) -> None:
+    crm = api.as_role("crm_integration", "customer_support")
+    for attributes in ({"qq_number": "x"}, {"backup_contact": "13900001111"}):
+        response = crm.post(
+            "/v1/customers",
+            json={"full_name": "王芳", "mobile": "13700001111", "custom_attributes": attributes},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == next(iter(attributes))
+        assert "13900001111" not in response.text
+    assert find_customers(api.vault, "mobile", "13700001111") == []

@@ -159,6 +159,33 @@ def test_valid_rows_import_and_each_invalid_row_is_rejected_with_a_reason_naming
     assert store_counts(vault)["customers"] == 1
 
 
+def test_custom_attributes_that_look_like_personal_data_are_rejected_not_stored_in_clear(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """Custom attributes are stored in clear, so PII-shaped ones must never get there."""
+    header = [*CUSTOMER_COLUMNS, "vip_tier", "wechat_id", "note_code"]
+    rows = [
+        _zhang(vip_tier="gold", note_code="A7"),
+        {**_zhang(vip_tier="gold"), "source_id": "C2", "wechat_id": "wx_zhangwei88"},
+        {**_zhang(vip_tier="gold"), "source_id": "C3", "note_code": "call 139 1234 5678"},
+        {**_zhang(vip_tier="gold"), "source_id": "C4", "note_code": "zw@example.cn"},
+    ]
+    summary, rejects = _import(
+        vault, tmp_path, customers=write_csv(tmp_path / "c.csv", rows, header)
+    )
+    assert summary["totals"]["rejected"] == 3
+    assert [(r["row_number"], r["fields"]) for r in rejects] == [
+        ("2", "wechat_id"),
+        ("3", "note_code"),
+        ("4", "note_code"),
+    ]
+    raw = (tmp_path / "rejects.csv").read_text(encoding="utf-8")
+    for secret in ("wx_zhangwei88", "139 1234 5678", "zw@example.cn"):
+        assert secret not in raw
+    (cid,) = find_customers(vault, "id_number", ZHANG_ID)
+    assert read_customer(vault, cid)["custom_attributes"] == {"vip_tier": "gold", "note_code": "A7"}
+
+
 def test_a_file_missing_a_required_column_is_refused_before_anything_is_written(
     vault: Vault, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vault import identifiers
+from vault.custom_attributes import attribute_problem
 from vault.errors import ValidationError
 from vault.validation import RowReader, required
 
@@ -255,6 +256,8 @@ def parse_customer(row: Mapping[str, str | None]) -> CustomerRow:
         if key not in CUSTOMER_COLUMNS and value and value.strip():
             if len(key) > 64 or len(value) > 500:
                 reader.fail(key, "custom attribute longer than allowed (64/500 characters)")
+            elif problem := attribute_problem(key, value):
+                reader.fail(key, problem)
             else:
                 custom[key] = value.strip()
     reader.finish()
