@@ -104,6 +104,24 @@ def test_a_world_readable_keyring_is_refused(home_env: dict[str, str], tmp_path:
     _no_traceback(result)
 
 
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+def test_a_database_file_readable_by_others_is_refused(
+    home_env: dict[str, str], tmp_path: Path, suffix: str
+) -> None:
+    assert run(["init"], home_env).returncode == 0
+    database = tmp_path / "home" / "vault.db"
+    assert database.stat().st_mode & 0o777 == 0o600
+    target = database.with_name(database.name + suffix)
+    target.touch(mode=0o600)
+    target.chmod(0o644)
+    result = run(["stats"], home_env)
+    assert result.returncode == 2
+    assert f"chmod 600 {target}" in result.stderr
+    _no_traceback(result)
+    target.chmod(0o600)
+    assert run(["stats"], home_env).returncode == 0
+
+
 def test_commands_refuse_an_unmigrated_database(home_env: dict[str, str], tmp_path: Path) -> None:
     assert run(["init"], home_env).returncode == 0
     env = home_env | {"VAULT_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}

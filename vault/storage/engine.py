@@ -8,7 +8,9 @@ busy timeout so concurrent writers queue instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,18 @@ def _private_file(path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if os.name != "posix":
+        return
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        # An existing file that others can read is refused, as the keyring is: its ciphertexts
+        # and blind-index digests are offline-attackable material, not for group or world.
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                raise ConfigurationError(
+                    f"the database file {file} is accessible by group or others "
+                    f"(mode {mode:04o}); run `chmod 600 {file}`"
+                )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
