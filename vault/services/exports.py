@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import multiprocessing
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -60,9 +61,10 @@ from vault.masking import Pseudonymise
 from vault.masking.hierarchies import TOP, Hierarchy
 from vault.masking.kanonymity import Counts, Ladder, Solution, node_keys, search, suppressed_classes
 from vault.policy import Allowed
-from vault.policy.export_profiles import Column, ExportProfile, Operator
+from vault.policy.export_profiles import Column, ExportProfile, ExportProfiles, Operator
 from vault.progress import NullProgress, Progress
 from vault.sealing import open_sealed
+from vault.services.access import AccessService, Caller
 from vault.services.erasure import OPERATOR_ROLE, operator_principal
 from vault.services.importing import default_workers
 from vault.services.runtime import Vault
@@ -776,3 +778,74 @@ def export_as_operator(
         with contextlib.suppress(Exception):
             audit.append(event(Outcome.FAILED, stage=stage, profile=profile.name))
         raise
+
+
+# --------------------------------------------------------------------------- API principals
+
+
+def export_as_principal(
+    access: AccessService,
+    caller: Caller,
+    profiles: ExportProfiles,
+    *,
+    profile_name: str,
+    fmt: Format,
+    exports_dir: Path,
+    as_of: dt.date | None = None,
+) -> tuple[str, ExportResult]:
+    """``POST /v1/exports``: decided, then audited (intent, result with row counts), then run.
+
+    The policy must allow ``export.create`` for the caller's purpose, and the
+    profile must be made for that purpose (a profile for another purpose is
+    refused and audited like any denial).  The extract goes to a new
+    directory under ``exports_dir`` named by the returned export id, which is
+    the request id of the audit events.  Readers run in this process: forking
+    a threaded server is not safe.
+    """
+    decision = access.check(caller, EXPORT_ACTION)
+    profile = profiles.get(profile_name)
+    if caller.purpose != profile.purpose:
+        access.deny(
+            caller, EXPORT_ACTION, f"profile {profile.name} is for purpose {profile.purpose}"
+        )
+    export_id = _export_id(caller.request_id)
+    exports_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    request = ExportRequest(
+        profile=profile,
+        out=exports_dir / export_id,
+        fmt=fmt,
+        as_of=as_of,
+        created_by=caller.principal.name,
+        purpose=profile.purpose,
+        workers=1,
+    )
+    intent = {"stage": "intent", "profile": profile.name}
+    access.record(caller, EXPORT_ACTION, detail=intent)
+    recorded = False
+
+    def record(result: ExportResult) -> None:
+        nonlocal recorded
+        detail = {"stage": "result", **audit_summary(result)}
+        access.record(caller, EXPORT_ACTION, detail=detail)
+        recorded = True
+
+    try:
+        result = run_export(access.vault, request, decision=decision, before_publish=record)
+    except Exception:
+        stage = "publish" if recorded else "result"
+        with contextlib.suppress(Exception):
+            access.record_failed(
+                caller, EXPORT_ACTION, detail={"stage": stage, "profile": profile.name}
+            )
+        raise
+    return export_id, result
+
+
+_EXPORT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def _export_id(request_id: str) -> str:
+    """The request id (server-made) as a directory name; refused if it could not be one."""
+    if not _EXPORT_ID.fullmatch(request_id):
+        raise ValidationError("request_id", "cannot name an export directory")
+    return request_id
