@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from api import problems
 from api.context import AppContext
 from api.middleware import VaultMiddleware
-from api.routes import admin, audit, customers, erasure, health, redact
+from api.routes import admin, audit, customers, erasure, exports, health, redact
 from vault.logs import configure_logging
 from vault.settings import Settings
 
@@ -53,4 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(redact.router)
     app.include_router(admin.router)
     app.include_router(erasure.router)
+    app.include_router(exports.router)
     return app

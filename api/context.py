@@ -10,6 +10,8 @@ from typing import Any
 from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.group import GroupCommitLog
 from vault.policy import Policies, load_policies
+from vault.policy.export_profiles import FILE_NAME as EXPORTS_FILE
+from vault.policy.export_profiles import ExportProfiles, load_export_profiles
 from vault.services.access import AccessService, Redact
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
@@ -22,6 +24,7 @@ class AppContext:
     policies: Policies
     audit: GroupCommitLog
     access: AccessService
+    export_profiles: ExportProfiles
     _redactor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -29,6 +32,7 @@ class AppContext:
     def open(cls, settings: Settings) -> AppContext:
         """Refuses to start on a bad keyring, schema or policy file, with a clear error."""
         policies = load_policies(settings.policies_dir / "roles.yaml")
+        export_profiles = load_export_profiles(settings.policies_dir / EXPORTS_FILE)
         vault = open_vault(settings)
         audit = GroupCommitLog(
             AuditLog(
@@ -37,7 +41,14 @@ class AppContext:
                 clock=vault.clock,
             )
         )
-        context = cls(settings, vault, policies, audit, access=None)  # type: ignore[arg-type]
+        context = cls(
+            settings,
+            vault,
+            policies,
+            audit,
+            access=None,  # type: ignore[arg-type]
+            export_profiles=export_profiles,
+        )
         context.access = AccessService(vault, policies, audit, redact=context.redact_function)
         return context
 

@@ -151,3 +151,18 @@ class RedactIn(Strict):
     text: Annotated[str, Field(max_length=20000)]
     lang: Literal["en", "zh"] | None = None
     known: dict[Code, Annotated[str, Field(max_length=500)]] | None = None
+
+
+class ExportIn(Strict):
+    """An analytics extract to produce: which profile of ``policies/exports.yaml``, what format."""
+
+    profile: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = "analytics"
+    format: Literal["parquet", "csv"] = "parquet"
+    as_of: dt.date | None = None
+    """The day ages, tenure and recency refer to (default: today)."""
+
+
+class ExportOut(BaseModel):
+    id: str
+    """The export's directory under the server's exports directory."""
+    manifest: dict[str, Any]

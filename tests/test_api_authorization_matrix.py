@@ -22,6 +22,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,6 +154,7 @@ class Matrix:
     """Scratch write target -> the policy number a claim can be filed against."""
     redactor: Redactor
     pseudonym_key: bytes
+    exports_dir: Path
     clients: dict[tuple[str, str | None], httpx.Client] = dataclasses.field(default_factory=dict)
     counter: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
 
@@ -470,7 +472,9 @@ def matrix(
     with fresh_database(str(request.param), directory) as url:
         keys_path = directory / "keys" / "keys.toml"
         create_keyring(keys_path)
-        settings = Settings.resolve(database_url=url, keys_path=keys_path, env={})
+        settings = Settings.resolve(
+            database_url=url, keys_path=keys_path, exports_dir=directory / "exports", env={}
+        )
         vault = open_vault(settings)
         try:
             customers, policies_of = _seed(vault)
@@ -493,6 +497,7 @@ def matrix(
                     policies_of,
                     Redactor(),
                     vault.keyring.pseudonym_key.reveal(),
+                    settings.exports_dir,
                 )
                 try:
                     yield handle
@@ -535,6 +540,7 @@ COVERED_ROUTES = {
     ("GET", "/v1/admin/keys"),
     ("POST", "/v1/admin/keys/rotate"),
     ("POST", "/v1/redact"),
+    ("POST", "/v1/exports"),
 }
 """The endpoints the tests below exercise; every authenticated route of the app must be here."""
 
@@ -761,6 +767,28 @@ def test_redaction_is_offered_only_to_roles_allowed_it(
         text = response.json()["text"]
         assert "138-1234-5678" not in text
         assert "要求修改地址" in text
+
+
+@pytest.mark.parametrize(("role", "purpose"), UNTARGETED_CASES)
+def test_analytics_exports_are_produced_only_for_roles_allowed_them(
+    matrix: Matrix, role: str, purpose: str | None
+) -> None:
+    if expected_status(role, "export.create", purpose, None) is None:
+        while _customer_count(matrix.vault) < 6:  # k=5 needs five rows; the seed has four
+            matrix.new_customer(OWN_UNIT)
+    response = matrix.as_role(role, purpose).post("/v1/exports", json={"format": "csv"})
+    if matrix.settle(response, role, "export.create", purpose, success=201):
+        manifest = response.json()["manifest"]
+        assert manifest["rows"] + manifest["suppressed_rows"] == _customer_count(matrix.vault)
+        assert manifest["k_achieved"] >= 5
+        data = (matrix.exports_dir / response.json()["id"] / "data.csv").read_text("utf-8")
+        for value in SEEDED_PII:
+            assert value not in data
+
+
+def _customer_count(vault: Vault) -> int:
+    with vault.reader.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM customers")).scalar_one())
 
 
 @pytest.mark.parametrize(("role", "purpose"), UNTARGETED_CASES)

@@ -4,7 +4,9 @@ The embedded default keeps both in ``./vault-data/`` (``VAULT_HOME`` moves it):
 an SQLite file and a keyring file that ``customer-vault init`` creates.
 ``VAULT_DATABASE_URL`` switches to PostgreSQL; ``VAULT_KEYS`` points at another
 keyring; ``VAULT_POLICIES`` at another policy directory (default: ``policies/``
-of this checkout).  Settings are read when a command or the app starts, never at import.
+of this checkout); ``VAULT_EXPORTS`` at the directory the API writes analytics
+extracts into (default: ``exports/`` under ``VAULT_HOME``).  Settings are read
+when a command or the app starts, never at import.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Settings:
     database_url: str
     keys_path: Path
     policies_dir: Path = PACKAGED_POLICIES
+    exports_dir: Path = Path("vault-data") / "exports"
 
     @classmethod
     def resolve(
@@ -32,6 +35,7 @@ class Settings:
         database_url: str | None = None,
         keys_path: Path | None = None,
         policies_dir: Path | None = None,
+        exports_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
@@ -39,10 +43,12 @@ class Settings:
         url = database_url or env.get("VAULT_DATABASE_URL") or f"sqlite:///{home / 'vault.db'}"
         keys = keys_path or (Path(env["VAULT_KEYS"]) if env.get("VAULT_KEYS") else None)
         policies = policies_dir or Path(env.get("VAULT_POLICIES") or PACKAGED_POLICIES)
+        exports = exports_dir or Path(env.get("VAULT_EXPORTS") or home / "exports")
         return cls(
             database_url=normalise_url(url),
             keys_path=keys or home / "keys.toml",
             policies_dir=policies,
+            exports_dir=exports,
         )
 
     @property

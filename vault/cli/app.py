@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from vault import errors
+from vault.cli import exports as export_commands
 from vault.cli import keys as keys_commands
 from vault.cli import lifecycle
 from vault.cli.support import (
@@ -660,6 +661,7 @@ def serve(
 
 app.add_typer(keys_commands.app, name="keys")
 lifecycle.register(app)  # erase, retention, backup, restore (vault/cli/lifecycle.py)
+export_commands.register(app)  # export (vault/cli/exports.py)
 
 
 def main() -> None:

@@ -98,9 +98,12 @@ def _lines(
 class _Problems:
     """Collects every problem of a file, each with its line and key path."""
 
-    def __init__(self, source: Path, lines: Mapping[KeyPath, int]) -> None:
+    def __init__(
+        self, source: Path, lines: Mapping[KeyPath, int], what: str = "role policy"
+    ) -> None:
         self.source = source
         self.lines = lines
+        self.what = what
         self.found: list[str] = []
 
     def add(self, path: KeyPath, problem: str) -> None:
@@ -116,10 +119,10 @@ class _Problems:
         if not self.found:
             return
         if len(self.found) == 1:
-            raise ConfigurationError(f"invalid role policy {self.found[0]}")
+            raise ConfigurationError(f"invalid {self.what} {self.found[0]}")
         listing = "\n".join(f"  {p}" for p in self.found)
         raise ConfigurationError(
-            f"invalid role policy {self.source}: {len(self.found)} problems\n{listing}"
+            f"invalid {self.what} {self.source}: {len(self.found)} problems\n{listing}"
         )
 
 
@@ -134,19 +137,7 @@ def load_policies(path: Path) -> Policies:
 
 def parse_policies(text: str, source: Path) -> Policies:
     """Validate the text of a role policy file; ``source`` names it in error messages."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "not valid YAML"
-        raise ConfigurationError(f"invalid role policy {source}{line}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"invalid role policy {source}: {exc}") from None
-    finally:
-        loader.dispose()
+    node, data = read_yaml(text, source, "role policy")
     problems = _Problems(source, _lines(node) if node is not None else {})
     if not isinstance(data, dict):
         problems.add((), "the file must be a mapping with 'version' and 'roles'")
@@ -165,6 +156,33 @@ def parse_policies(text: str, source: Path) -> Policies:
     }
     problems.raise_if_any()
     return Policies(roles, source=source)
+
+
+def read_yaml(text: str, source: Path, what: str) -> tuple[Node | None, Any]:
+    """The document's node (for line numbers) and data; refuses duplicate keys and bad YAML."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "not valid YAML"
+        raise ConfigurationError(f"invalid {what} {source}{line}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"invalid {what} {source}: {exc}") from None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def line_map(node: Node | None) -> dict[KeyPath, int]:
+    """The 1-based line of every key path of a document read by :func:`read_yaml`."""
+    return _lines(node) if node is not None else {}
+
+
+Problems = _Problems
+"""Collects a file's problems with lines and key paths (shared with the export profiles)."""
 
 
 def _names(

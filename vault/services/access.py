@@ -166,6 +166,16 @@ class AccessService:
             self._event(caller, action, Outcome.ALLOWED, customer_ids=customer_ids, detail=detail)
         )
 
+    def record_failed(
+        self, caller: Caller, action: str, *, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        """Audit that an allowed request failed after its intent was recorded."""
+        self.audit.append(self._event(caller, action, Outcome.FAILED, detail=detail))
+
+    def deny(self, caller: Caller, action: str, reason: str) -> NoReturn:
+        """Refuse (and audit) a request the use case found out of bounds after the policy check."""
+        self._deny(caller, action, reason)
+
     def _deny(
         self, caller: Caller, action: str, reason: str, customer_ids: Sequence[uuid.UUID] = ()
     ) -> NoReturn:
