@@ -60,7 +60,10 @@ def client(base_url: str, key: str | None = None, purpose: str | None = None) ->
         headers["Authorization"] = f"Bearer {key}"
     if purpose is not None:
         headers["X-Purpose"] = purpose
-    return httpx.Client(base_url=base_url, headers=headers, timeout=30)
+    # uvicorn closes a keep-alive connection after 5 idle seconds; a client that reuses it
+    # at that moment gets "connection reset". Expiring idle connections sooner avoids the race.
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    return httpx.Client(base_url=base_url, headers=headers, timeout=30, limits=limits)
 
 
 @dataclasses.dataclass

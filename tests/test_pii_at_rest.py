@@ -99,13 +99,33 @@ def _wal_position(vault: Vault) -> tuple[str, int]:
     return str(row[0]), int(row[1])
 
 
+def _wal_bytes(vault: Vault, wal_start: tuple[str, int]) -> Iterator[tuple[str, bytes]]:
+    """The WAL written since ``wal_start``: committed records are already in the segment files."""
+    with vault.engine.connect() as conn:
+        data_dir = Path(conn.exec_driver_sql("SHOW data_directory").scalar_one())
+    if not os.access(data_dir, os.R_OK):
+        return  # the caller fails under CI when a kind of scan is missing
+    end = _wal_position(vault)
+    start_name, start_offset = wal_start
+    segments = {w.name: w for w in (data_dir / "pg_wal").glob("0*")}
+    assert start_name in segments, f"WAL segment {start_name} was recycled before the scan"
+    for name in sorted(n for n in segments if start_name <= n <= end[0]):
+        data = segments[name].read_bytes()
+        first = start_offset if name == start_name else 0
+        last = end[1] if name == end[0] else len(data)
+        yield "wal", data[first:last]
+
+
 def _postgres_bytes(vault: Vault, wal_start: tuple[str, int]) -> Iterator[tuple[str, bytes]]:
     """COPY of every table, the raw heap, TOAST and index files, and the WAL the test wrote.
 
     Only the WAL bytes between the test's start and end positions are read: the
     segments are shared by every database of the cluster (and recycled), so the
-    bytes around them belong to other work.
+    bytes around them belong to other work. They are read first, before the
+    CHECKPOINT below lets PostgreSQL recycle (rename and overwrite) the segment the
+    test started in.
     """
+    yield from _wal_bytes(vault, wal_start)
     with vault.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -128,14 +148,6 @@ def _postgres_bytes(vault: Vault, wal_start: tuple[str, int]) -> Iterator[tuple[
         for relative in relations:
             for segment in data_dir.glob(relative + "*"):
                 yield "files", segment.read_bytes()
-    end = _wal_position(vault)  # committed WAL is already on disk
-    start_name, start_offset = wal_start
-    for wal in sorted((data_dir / "pg_wal").glob("0*")):
-        if start_name <= wal.name <= end[0]:
-            data = wal.read_bytes()
-            first = start_offset if wal.name == start_name else 0
-            last = end[1] if wal.name == end[0] else len(data)
-            yield "wal", data[first:last]
 
 
 def test_database_files_and_wal_hold_no_plaintext_pii(
