@@ -53,12 +53,18 @@ class AppContext:
         return context
 
     def redactor(self) -> Any:
-        """The presidio-based redactor, built on first use (it takes seconds to load)."""
+        """The presidio-based redactor, built on first use (it takes seconds to load).
+
+        Wrapped in a cache of recent answers (``VAULT_REDACTION_CACHE`` entries):
+        a customer's notes are read again and again while a case is open.
+        """
         with self._lock:
             if self._redactor is None:
                 from vault.redaction import Redactor
+                from vault.redaction.cache import CachedRedactor
 
-                self._redactor = Redactor()
+                entries = self.settings.redaction_cache
+                self._redactor = CachedRedactor(Redactor(), max_entries=entries)
             return self._redactor
 
     def redact_function(self) -> Redact:

@@ -1,9 +1,10 @@
 """Read benchmark: ``GET /v1/customers/{id}`` against a plaintext baseline, in one run.
 
     .venv/bin/python bench/read.py [--customers 2000] [--requests 3000] [--concurrency 16]
+                                   [--workers 1]
 
-Both servers run as separate uvicorn processes with the same settings (one worker,
-loopback).  The vault endpoint authenticates, checks the policy, decrypts, masks,
+Both servers run as separate uvicorn processes with the same settings (``--workers``
+processes each, loopback).  The vault endpoint authenticates, checks the policy, decrypts, masks,
 redacts notes and writes an audit event per request; the baseline returns the same
 customers from a plaintext SQLModel table with no auth and no audit.  The load is
 ``--concurrency`` client threads, each with its own HTTP connection, over the same
@@ -76,6 +77,11 @@ def baseline_app(database: str) -> Any:
             return row.model_dump()
 
     return app
+
+
+def baseline_from_env() -> Any:
+    """The baseline app for uvicorn's worker processes (``--workers`` > 1)."""
+    return baseline_app(os.environ["CDV_BENCH_PLAIN_DB"])
 
 
 def seed(home: Path, customers: int) -> tuple[list[uuid.UUID], str, Path]:
@@ -168,12 +174,31 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of each server")
+    parser.add_argument(
+        "--no-redaction-cache",
+        action="store_true",
+        help="VAULT_REDACTION_CACHE=0: every note analysed on every read",
+    )
     parser.add_argument("--serve-baseline", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
         import uvicorn
 
+        if args.workers > 1:  # uvicorn's workers import the app by name
+            os.environ["CDV_BENCH_PLAIN_DB"] = args.serve_baseline
+            sys.path.insert(0, str(HERE))
+            uvicorn.run(
+                "read:baseline_from_env",
+                factory=True,
+                host="127.0.0.1",
+                port=args.port,
+                log_level="warning",
+                access_log=False,
+                workers=args.workers,
+            )
+            return
         uvicorn.run(
             baseline_app(args.serve_baseline),
             host="127.0.0.1",
@@ -190,9 +215,12 @@ def main() -> None:
         env.update(
             VAULT_DATABASE_URL=f"sqlite:///{home / 'vault.db'}", VAULT_KEYS=str(home / "keys.toml")
         )
+        if args.no_redaction_cache:
+            env["VAULT_REDACTION_CACHE"] = "0"
         vault_port, plain_port = _free_port(), _free_port()
+        workers = ["--workers", str(args.workers)]
         vault_proc = subprocess.Popen(
-            [sys.executable, "-m", "vault", "serve", "--port", str(vault_port)], env=env
+            [sys.executable, "-m", "vault", "serve", "--port", str(vault_port), *workers], env=env
         )
         plain_proc = subprocess.Popen(
             [
@@ -202,6 +230,7 @@ def main() -> None:
                 str(plain_db),
                 "--port",
                 str(plain_port),
+                *workers,
             ],
             env=env,
         )
@@ -242,7 +271,11 @@ def main() -> None:
             for proc in (vault_proc, plain_proc):
                 proc.terminate()
                 proc.wait(timeout=30)
-    print(f"{args.requests} requests, concurrency {args.concurrency}, {args.customers} customers")
+    print(
+        f"{args.requests} requests, concurrency {args.concurrency}, {args.customers} customers, "
+        f"{args.workers} worker(s) per server"
+        + (", redaction cache off" if args.no_redaction_cache else "")
+    )
     for name, r in (("vault GET /v1/customers/{id}", vault), ("baseline plaintext", plain)):
         print(
             f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from presidio_analyzer import PatternRecognizer
 
 from vault.redaction.entities import EntityType
@@ -141,3 +144,64 @@ def test_presidio_deny_list_misses_a_name_between_chinese_characters(found: Foun
     deny = PatternRecognizer(supported_entity="PERSON", deny_list=["张三"])
     assert deny.analyze("客户张三来电", ["PERSON"]) == []
     assert found("客户张三来电", known={"name": "张三"}) == [("PERSON", "张三")]
+
+
+# --- the matchers alone (no presidio): dates and e-mails without a pattern per value -------
+
+_DATE_SPELLINGS: list[Callable[[dt.date], str]] = [
+    lambda d: f"{d.year}-{d.month:02d}-{d.day:02d}",
+    lambda d: f"{d.year}/{d.month}/{d.day}",
+    lambda d: f"{d.year}年{d.month}月{d.day}日",
+    lambda d: f"{d.year} 年 {d.month:02d} 月 {d.day:02d} 号",
+    lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
+    lambda d: f"{d.month}/{d.day}/{d.year}",
+    lambda d: f"{d.day} {d.strftime('%B')} {d.year}",
+    lambda d: f"{d.day}th of {d.strftime('%b')} {d.year}",
+    lambda d: f"{d.strftime('%B').upper()} {d.day}, {d.year}",
+    lambda d: f"{d.year}{d.month:02d}{d.day:02d}",
+]
+
+
+def _spans(key: str, value: str, text: str) -> list[str]:
+    recognizer = KnownValuesRecognizer({key: value})
+    return [text[f.start : f.end] for f in recognizer.find(text)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31)),
+    st.sampled_from(_DATE_SPELLINGS),
+    st.sampled_from(["客户生日{}。", "born {} in", "{}", "DOB:{}x"]),
+)
+def test_known_date_is_found_in_every_spelling_and_nothing_else(
+    date: dt.date, spell: Callable[[dt.date], str], frame: str
+) -> None:
+    spelled = spell(date)
+    text = frame.format(spelled)
+    assert _spans("birth_date", date.isoformat(), text) == [spelled]
+    other = date + dt.timedelta(days=1)
+    assert _spans("birth_date", other.isoformat(), text) in ([], [spelled])
+    if spelled.split()[0].isdigit() and "/" not in spelled and "." not in spelled:
+        assert _spans("birth_date", other.isoformat(), text) == []
+
+
+def test_known_date_is_not_found_inside_a_longer_number() -> None:
+    assert _spans("birth_date", "1990-03-05", "账号6219900305123") == []
+    assert _spans("birth_date", "1990-03-05", "19900305") == ["19900305"]
+
+
+_LOCAL = st.from_regex(r"[a-z0-9_+\-]{1,8}(\.[a-z0-9_+\-]{1,8}){0,2}", fullmatch=True)
+_DOMAIN = st.from_regex(r"[a-z0-9\-]{1,8}(\.[a-z]{2,4}){1,2}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_LOCAL, _DOMAIN, st.sampled_from(["邮箱{}谢谢", "mail {} please", "{}", "({})"]))
+def test_known_email_is_found_spelled_out_and_not_when_glued(
+    local: str, domain: str, frame: str
+) -> None:
+    email = f"{local}@{domain}"
+    for spelled in (email, email.upper(), f"{local} at {domain.replace('.', ' dot ')}"):
+        assert _spans("email", email, frame.format(spelled)) == [spelled]
+    assert _spans("email", email, f"x{email}") == []
+    assert _spans("email", email, f"{email}x") == []
+    assert _spans("email", f"{local}@other-{domain}", frame.format(email)) == []

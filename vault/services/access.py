@@ -51,6 +51,13 @@ Redact = Callable[[str, Mapping[str, str]], str]
 T = TypeVar("T")
 
 
+class _Unread:
+    """The org unit of a customer not read yet (``None`` is a real value: no unit)."""
+
+
+_UNREAD = _Unread()
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is asking, for what purpose, in which request."""
@@ -81,8 +88,8 @@ class AccessService:
     # --- callers ----------------------------------------------------------------------
 
     def caller(self, principal: PrincipalInfo, purpose: str | None, request_id: str) -> Caller:
-        org_unit_id = None
-        if principal.org_unit is not None:
+        org_unit_id = principal.org_unit_id
+        if principal.org_unit is not None and org_unit_id is None:
             with self.vault.reader.connect() as conn:
                 unit = columns(OrgUnit)
                 org_unit_id = conn.execute(
@@ -184,8 +191,16 @@ class AccessService:
         )
         raise AccessDenied(reason)
 
-    def _decide(self, caller: Caller, action: str, customer_id: uuid.UUID) -> Allowed:
-        org_unit = self._customer_org_unit(customer_id)
+    def _decide(
+        self,
+        caller: Caller,
+        action: str,
+        customer_id: uuid.UUID,
+        org_unit: int | _Unread | None = _UNREAD,
+    ) -> Allowed:
+        """The decision for one customer (scope by its org unit, read here unless given)."""
+        if isinstance(org_unit, _Unread):
+            org_unit = self._customer_org_unit(customer_id)
         decision = self.policies.decide(
             caller.principal.role,
             action,
@@ -220,8 +235,13 @@ class AccessService:
 
     def read_customer(self, caller: Caller, customer_id: uuid.UUID) -> dict[str, Any]:
         """The customer 360, each field as the caller's role may see it for this purpose."""
-        decision = self._decide(caller, "customer.read", customer_id)
-        values, clear = self._shape(decision, customer_store.read_customer(self.vault, customer_id))
+        decisions: list[Allowed] = []
+
+        def authorise(org_unit: int | None) -> None:  # after the row is found, before decrypting
+            decisions.append(self._decide(caller, "customer.read", customer_id, org_unit))
+
+        record = customer_store.read_customer(self.vault, customer_id, authorise=authorise)
+        values, clear = self._shape(decisions[0], record)
         self.audit.append(
             self._event(
                 caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear

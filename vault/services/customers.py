@@ -7,15 +7,18 @@ the customer's own access request) decide what of it anyone may see.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from vault import blind_index, schema
+from vault.envelope import WrappedKey, open_data_key
 from vault.errors import IntegrityError, NotFoundError, ValidationError
 from vault.sealing import open_fields
-from vault.services.datakeys import load_data_keys
 from vault.services.runtime import Vault
 from vault.storage.tables import (
     Claim,
@@ -49,45 +52,87 @@ def find_customers(vault: Vault, field: str, value: str) -> list[uuid.UUID]:
         return list(found.scalars())
 
 
-def read_customer(vault: Vault, customer_id: uuid.UUID) -> dict[str, Any]:
-    """The decrypted customer 360: profile, links, policies, claims, interactions, consents."""
-    with vault.reader.connect() as conn:
-        row = (
-            conn.execute(
-                sa.select(Customer.__table__).where(columns(Customer).id == customer_id)  # type: ignore[attr-defined]
-            )
-            .mappings()
-            .first()
+_CHILDREN = (
+    ("policies", Policy, "start_date"),
+    ("claims", Claim, "reported_date"),
+    ("interactions", Interaction, "occurred_at"),
+    ("consents", Consent, "recorded_at"),
+)
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The statements of one 360 read, built once: constructing them costs more than running."""
+
+    profile: sa.Select[Any]
+    children: tuple[tuple[str, schema.Table, sa.Select[Any]], ...]
+    links: sa.Select[Any]
+
+
+@functools.cache
+def _reads() -> _Reads:
+    c, k, link = columns(Customer), columns(DataKeyRow), columns(SourceLink)
+    wanted: sa.BindParameter[Any] = sa.bindparam("customer_id")
+    profile = (
+        sa.select(
+            Customer.__table__,  # type: ignore[attr-defined]
+            k.version.label("__dek_version"),
+            k.kek_version.label("__dek_kek_version"),
+            k.wrapped.label("__dek_wrapped"),
         )
+        .select_from(sa.outerjoin(Customer.__table__, DataKeyRow.__table__, k.subject_id == c.id))  # type: ignore[attr-defined]
+        .where(c.id == wanted)
+    )
+    children = tuple(
+        (
+            name,
+            schema.table(name),
+            sa.select(*columns(model))
+            .where(columns(model).customer_id == wanted)
+            .order_by(columns(model)[order], columns(model).id),
+        )
+        for name, model, order in _CHILDREN
+    )
+    links = sa.select(link.source_system, link.source_id).where(link.customer_id == wanted)
+    return _Reads(profile, children, links)
+
+
+def read_customer(
+    vault: Vault,
+    customer_id: uuid.UUID,
+    *,
+    authorise: Callable[[int | None], None] | None = None,
+) -> dict[str, Any]:
+    """The decrypted customer 360: profile, links, policies, claims, interactions, consents.
+
+    ``authorise(org_unit_id)`` is called with the customer's org unit once the
+    row is found and before anything is decrypted, so that a policy decision
+    that depends on the customer costs no extra query; if it raises, nothing
+    is opened.
+    """
+    reads = _reads()
+    params = {"customer_id": customer_id}
+    with vault.reader.connect() as conn:
+        row = conn.execute(reads.profile, params).mappings().first()
         if row is None:
             raise NotFoundError("no such customer")
-        keys = load_data_keys(conn, vault.provider, [customer_id])
-        if customer_id not in keys:
+        if authorise is not None:
+            authorise(row["org_unit_id"])
+        if row["__dek_wrapped"] is None:
             raise IntegrityError(f"customer {customer_id} has no data key")
-        key = keys[customer_id]
-        profile = _plain(schema.table("customers"), row) | open_fields(
-            schema.table("customers"), customer_id, key, row
+        wrapped = WrappedKey(
+            customer_id, row["__dek_version"], row["__dek_kek_version"], row["__dek_wrapped"]
         )
+        key = open_data_key(vault.provider, wrapped)
+        customers = schema.table("customers")
+        profile = _plain(customers, row) | open_fields(customers, customer_id, key, row)
         children: dict[str, list[dict[str, Any]]] = {}
-        for name, model, order in (
-            ("policies", Policy, "start_date"),
-            ("claims", Claim, "reported_date"),
-            ("interactions", Interaction, "occurred_at"),
-            ("consents", Consent, "recorded_at"),
-        ):
-            table = schema.table(name)
-            c = columns(model)
-            result = conn.execute(
-                sa.select(*c).where(c.customer_id == customer_id).order_by(c[order], c.id)
-            ).mappings()
+        for name, table, query in reads.children:
             children[name] = [
-                _plain(table, r) | open_fields(table, r["id"], key, r) for r in result
+                _plain(table, r) | open_fields(table, r["id"], key, r)
+                for r in conn.execute(query, params).mappings()
             ]
-        links = conn.execute(
-            sa.select(columns(SourceLink).source_system, columns(SourceLink).source_id).where(
-                columns(SourceLink).customer_id == customer_id
-            )
-        )
+        links = conn.execute(reads.links, params)
         profile["source_links"] = [{"source_system": s, "source_id": i} for s, i in links]
     return profile | children
 

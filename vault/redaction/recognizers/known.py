@@ -77,7 +77,6 @@ _ALIASES = {
 }
 _SCHEMA_TABLES = ("customers", "policies", "claims", "employees")
 _SKIPPED = frozenset((PiiType.GENDER, PiiType.INCOME))
-_MONTH_NAMES = {n: [k for k, v in MONTHS.items() if v == n] for n in range(1, 13)}
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _ID_SEPARATORS = frozenset(" \t\n\r\u00a0\u3000-.()\uff08\uff09\u2010\u2011\u2013\u2014")
 _NAME_GAPS = frozenset(" \t\n\r\u00a0\u3000\u00b7\u2022")
@@ -245,18 +244,68 @@ def _id_type(value: str) -> EntityType:
     return EntityType.ID_NUMBER
 
 
+_EMAIL_AT = re.compile("\\s*(?:@|\uff20|[(\\[]at[)\\]]|\\sat\\s)\\s*", re.IGNORECASE)
+_EMAIL_DOT = re.compile("\\s*(?:\\.|\u3002|[(\\[]dot[)\\]]|\\sdot\\s)\\s*", re.IGNORECASE)
+_EMAIL_BEFORE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_EMAIL_AFTER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True)
+class _Email(_Matcher):
+    """One known address, case-insensitive, ``@``/``.`` also as ``＠``, ``(at)``, `` dot ``.
+
+    Walked by hand over the lower-cased text (the separators are two small
+    patterns compiled once), because a pattern compiled per address costs
+    more than the rest of a note's redaction.
+    """
+
+    type: EntityType
+    local: tuple[str, ...]
+    domain: tuple[str, ...]
+
+    def find(self, views: _Views) -> Iterator[tuple[int, int]]:
+        text = views.text
+        lower = text.lower()
+        if len(lower) != len(text):  # a few characters lower-case to two (İ): keep offsets
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        first = self.local[0]
+        pos = lower.find(first)
+        while pos >= 0:
+            end = self._match_from(lower, pos)
+            glued_before = pos > 0 and text[pos - 1] in _EMAIL_BEFORE
+            glued_after = end is not None and end < len(text) and text[end] in _EMAIL_AFTER
+            if end is not None and not glued_before and not glued_after:
+                yield pos, end
+            pos = lower.find(first, pos + 1)
+
+    def _match_from(self, lower: str, pos: int) -> int | None:
+        """Where the address that starts at ``pos`` ends, or None if it is not there."""
+        for part_index, parts in enumerate((self.local, self.domain)):
+            if part_index == 1:
+                at = _EMAIL_AT.match(lower, pos)
+                if at is None:
+                    return None
+                pos = at.end()
+            for i, part in enumerate(parts):
+                if i:
+                    dot = _EMAIL_DOT.match(lower, pos)
+                    if dot is None:
+                        return None
+                    pos = dot.end()
+                if not lower.startswith(part, pos):
+                    return None
+                pos += len(part)
+        return pos
+
+
 def _email(value: str) -> list[_Matcher]:
-    local, _, domain = value.strip().rpartition("@")
+    local, _, domain = value.strip().lower().rpartition("@")
     if not local or not domain:
         return []
-    at = "\\s*(?:@|\uff20|[(\\[]at[)\\]]|\\sat\\s)\\s*"
-    dot = "\\s*(?:\\.|\u3002|[(\\[]dot[)\\]]|\\sdot\\s)\\s*"
-
-    def dotted(part: str) -> str:
-        return dot.join(re.escape(p) for p in part.split("."))
-
-    pattern = f"(?<![A-Za-z0-9._%+\\-])(?i:{dotted(local)}{at}{dotted(domain)})(?![A-Za-z0-9\\-])"
-    return _regex(EntityType.EMAIL, [pattern])
+    local_parts, domain_parts = tuple(local.split(".")), tuple(domain.split("."))
+    if not all(local_parts) or not all(domain_parts):  # "a..b@x": not worth a spelling model
+        return _literal(EntityType.EMAIL, value)
+    return [_Email(EntityType.EMAIL, local_parts, domain_parts)]
 
 
 def _cjk_needles(kind: EntityType, values: list[str]) -> list[_Matcher]:
@@ -351,26 +400,65 @@ def _parse_date(value: str) -> dt.date | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Date(_Matcher):
+    """One known date in every format the birth-date recognizer reads, without context.
+
+    Every date-shaped span is found by one pattern compiled once
+    (:func:`_date_shapes`) and compared with the known date; ``03/05/1990`` is
+    taken either way round (day first or month first).
+    """
+
+    type: EntityType
+    date: dt.date
+
+    def find(self, views: _Views) -> Iterator[tuple[int, int]]:
+        want = (self.date.year, self.date.month, self.date.day)
+        for m in _date_shapes().finditer(views.text):
+            groups = m.groupdict()
+            if groups["ymd_y"]:
+                found = [(groups["ymd_y"], groups["ymd_m"], groups["ymd_d"])]
+            elif groups["zh_y"]:
+                found = [(groups["zh_y"], groups["zh_m"], groups["zh_d"])]
+            elif groups["amb_y"]:
+                a, b = groups["amb_a"], groups["amb_b"]
+                found = [(groups["amb_y"], b, a), (groups["amb_y"], a, b)]
+            elif groups["dm_y"]:
+                month = str(MONTHS[groups["dm_mon"].lower()])
+                found = [(groups["dm_y"], month, groups["dm_d"])]
+            elif groups["md_y"]:
+                month = str(MONTHS[groups["md_mon"].lower()])
+                found = [(groups["md_y"], month, groups["md_d"])]
+            else:
+                compact_date = groups["compact"]
+                found = [(compact_date[:4], compact_date[4:6], compact_date[6:])]
+            if any(tuple(int(x) for x in ymd) == want for ymd in found):
+                yield m.span()
+
+
+@lru_cache(maxsize=1)
+def _date_shapes() -> re.Pattern[str]:
+    """Dates: ``1990-03-05``, ``1990年3月5日``, ``05/03/1990``, ``5th March 1990``, ``19900305``."""
+    months = "|".join(sorted(MONTHS, key=len, reverse=True))
+    ordinal = "(?:st|nd|rd|th)?"
+    day, month = "(?:[0-9]{1,2})", "(?:[0-9]{1,2})"
+    shapes = [
+        f"(?P<ymd_y>[0-9]{{4}})[\\-/.](?P<ymd_m>{month})[\\-/.](?P<ymd_d>{day})",
+        f"(?P<zh_y>[0-9]{{4}})\\s?年\\s?(?P<zh_m>{month})\\s?月\\s?(?P<zh_d>{day})\\s?[日号]?",
+        f"(?P<amb_a>{day})[\\-/.](?P<amb_b>{day})[\\-/.](?P<amb_y>[0-9]{{4}})",
+        f"(?P<dm_d>{day}){ordinal}\\s+(?:of\\s+)?(?P<dm_mon>(?i:{months}))\\.?,?\\s+"
+        "(?P<dm_y>[0-9]{4})",
+        f"(?P<md_mon>(?i:{months}))\\.?\\s+(?P<md_d>{day}){ordinal},?\\s+(?P<md_y>[0-9]{{4}})",
+        "(?P<compact>[0-9]{8})",
+    ]
+    return re.compile("|".join(NOT_AFTER_DIGIT + s + NOT_BEFORE_DIGIT for s in shapes))
+
+
 def _birth_date(value: str) -> list[_Matcher]:
     date = _parse_date(value)
     if date is None:
         return _literal(EntityType.DATE_OF_BIRTH, value)
-    y, m, d = str(date.year), date.month, date.day
-    mm, dd = f"0?{m}", f"0?{d}"
-    months = "|".join(_MONTH_NAMES[m])
-    ordinal = "(?:st|nd|rd|th)?"
-    shapes = [
-        f"{y}[\\-/.]{mm}[\\-/.]{dd}",
-        f"{y}\\s?年\\s?{mm}\\s?月\\s?{dd}\\s?[日号]?",
-        f"{dd}[\\-/.]{mm}[\\-/.]{y}",
-        f"{mm}[\\-/.]{dd}[\\-/.]{y}",
-        f"{dd}{ordinal}\\s+(?:of\\s+)?(?i:{months})\\.?,?\\s+{y}",
-        f"(?i:{months})\\.?\\s+{dd}{ordinal},?\\s+{y}",
-        f"{y}{m:02d}{d:02d}",
-    ]
-    return _regex(
-        EntityType.DATE_OF_BIRTH, [NOT_AFTER_DIGIT + s + NOT_BEFORE_DIGIT for s in shapes]
-    )
+    return [_Date(EntityType.DATE_OF_BIRTH, date)]
 
 
 def _literal(kind: EntityType, value: str) -> list[_Matcher]:
