@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -528,3 +529,43 @@ def test_custom_attributes_that_look_like_personal_data_get_422_and_store_nothin
         assert response.json()["errors"][0]["field"] == next(iter(attributes))
         assert "13900001111" not in response.text
     assert find_customers(api.vault, "mobile", "13700001111") == []
+
+
+def test_an_org_unit_scoped_creator_creates_only_in_its_own_unit(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """Scope of a create is the new customer's org unit, not the caller's: none is no unit."""
+    _seed(vault, tmp_path)  # the org units SH-01 and BJ-01 exist
+    policies = tmp_path / "policies"
+    shutil.copytree(PACKAGED_POLICIES, policies)
+    roles = policies / "roles.yaml"
+    text = roles.read_text(encoding="utf-8")
+    marker = "      - customer.read\n"
+    start = text.index("  customer_service:")
+    at = text.index(marker, start) + len(marker)
+    roles.write_text(text[:at] + "      - customer.create\n" + text[at:], encoding="utf-8")
+    custom = dataclasses.replace(settings, policies_dir=policies)
+    _, key = add_principal(
+        vault,
+        "cs-creator",
+        "customer_service",
+        known_roles=load_policies(roles).roles,
+        org_unit="SH-01",
+        kind="employee",
+    )
+    with running_api(custom) as url, client(url, key, "customer_support") as cs:
+        own = cs.post(
+            "/v1/customers",
+            json={"full_name": "王芳", "mobile": "13700001111", "org_unit": "SH-01"},
+        )
+        assert own.status_code == 201, own.text
+        other = cs.post(
+            "/v1/customers",
+            json={"full_name": "赵敏", "mobile": "13700003333", "org_unit": "BJ-01"},
+        )
+        assert other.status_code == 403
+        unplaced = cs.post("/v1/customers", json={"full_name": "钱多", "mobile": "13700002222"})
+        assert unplaced.status_code == 403
+    assert not find_customers(vault, "mobile", "13700002222")
+    denied = [e for e in _events(vault) if e["outcome"] == "denied"]
+    assert [e["principal"] for e in denied] == ["cs-creator", "cs-creator"]

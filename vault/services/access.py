@@ -103,15 +103,21 @@ class AccessService:
         action: str,
         customer_id: uuid.UUID | None = None,
         *,
+        creating: bool = False,
         target_org_unit: str | None = None,
     ) -> Allowed:
         """Role, action and purpose, before anything is read (scope is checked per customer).
 
         ``customer_id``, when the request names one, goes into a denial's audit event.
+        When ``creating``, scope is the new customer's org unit ``target_org_unit``:
+        a customer without one (or with an unknown one) is outside every org-unit
+        scope, so an org-unit-scoped role must create customers in its own unit.
         """
         customer_org_unit = caller.org_unit_id
-        if target_org_unit is not None:  # a create: scope is the new customer's org unit
-            customer_org_unit = self._org_unit_id(target_org_unit)
+        if creating:
+            customer_org_unit = (
+                self._org_unit_id(target_org_unit) if target_org_unit is not None else None
+            )
         decision = self.policies.decide(
             caller.principal.role,
             action,
@@ -322,8 +328,8 @@ class AccessService:
         The allowed write is recorded *before* it happens, so no write can exist
         without its audit event; its result (or its failure) is recorded after.
         """
-        if customer_id is None:
-            self.check(caller, action, target_org_unit=target_org_unit)
+        if customer_id is None:  # a create
+            self.check(caller, action, creating=True, target_org_unit=target_org_unit)
         else:
             self._decide(caller, action, customer_id)
         pending = [customer_id] if customer_id else []
