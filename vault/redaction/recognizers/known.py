@@ -18,6 +18,12 @@ patterns, normalised by kind:
 * dates of birth: the date in every format the birth-date recognizer reads;
 * provinces and cities: with and without their suffix (``深圳市``, ``深圳``).
 
+Values are searched as plain substrings of normalised views of the text, or
+walked with a few patterns compiled once, never with a pattern compiled per
+value: the 360 read redacts the notes of a customer seen for the first time,
+and compiling a pattern per name, address or date cost more than the rest of
+the note's redaction (only unknown keys are still matched by a small pattern).
+
 Keys are read through the schema registry (``customers.mobile`` is a
 ``MOBILE``), with a few aliases (``name``, ``phone``, ``dob``).  Gender and
 income are not matched: ``男`` or an amount would erase unrelated words.
@@ -44,10 +50,8 @@ from vault.redaction.recognizers.base import Finding, VaultRecognizer
 from vault.redaction.text import (
     NOT_AFTER_ALNUM,
     NOT_AFTER_DIGIT,
-    NOT_AFTER_LETTER,
     NOT_BEFORE_ALNUM,
     NOT_BEFORE_DIGIT,
-    NOT_BEFORE_LETTER,
     has_cjk,
 )
 from vault.redaction.validation import compact, resident_id_ok
@@ -80,6 +84,9 @@ _SKIPPED = frozenset((PiiType.GENDER, PiiType.INCOME))
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _ID_SEPARATORS = frozenset(" \t\n\r\u00a0\u3000-.()\uff08\uff09\u2010\u2011\u2013\u2014")
 _NAME_GAPS = frozenset(" \t\n\r\u00a0\u3000\u00b7\u2022")
+_LATIN_GAPS = _NAME_GAPS | frozenset(",.")
+"""Dropped from the view Latin names and addresses are searched in (``Smith, John``)."""
+_VIEW_DROPS = {"identifier": _ID_SEPARATORS, "compact": _NAME_GAPS, "latin": _LATIN_GAPS}
 _PHONE_PREFIX = re.compile(
     "(?:(?:\\+|00)[ ]?86|[(](?:\\+|00)?86[)])[ \\-]*(?:[(]?0[)]?[ \\-]*)?[(]?$"
 )
@@ -137,7 +144,7 @@ class _Views:
 
     def view(self, name: str) -> _View:
         if name not in self._views:
-            drop = _ID_SEPARATORS if name == "identifier" else _NAME_GAPS
+            drop = _VIEW_DROPS[name]
             self._views[name] = _View(self.text, drop)
         return self._views[name]
 
@@ -170,17 +177,24 @@ class _Matcher:
 
 @dataclass(frozen=True)
 class _Needles(_Matcher):
-    """Plain substrings searched in a normalised view (identifiers, Chinese text)."""
+    """Plain substrings searched in a normalised view (identifiers, names, addresses).
+
+    ``capitalised``: only where the text writes the value's first letter in
+    upper case (``Smith`` the surname, not ``a smith``).
+    """
 
     type: EntityType
     view: str
     needles: tuple[str, ...]
     phone: bool = False
+    capitalised: bool = False
 
     def find(self, views: _Views) -> Iterator[tuple[int, int]]:
         text = views.text
         for needle in self.needles:
             for start, end in views.view(self.view).find_all(needle):
+                if self.capitalised and not text[start].isupper():
+                    continue
                 if self.phone:
                     prefix = _PHONE_PREFIX.search(_fold(text[max(0, start - 12) : start]))
                     if prefix is not None:
@@ -313,21 +327,24 @@ def _cjk_needles(kind: EntityType, values: list[str]) -> list[_Matcher]:
     return [_Needles(kind, "compact", needles)] if needles else []
 
 
+def _latin_key(value: str) -> str:
+    """A Latin value as the ``latin`` view holds it: folded, without spaces, commas, dots."""
+    return "".join(ch for ch in _fold(value) if ch not in _LATIN_GAPS)
+
+
 def _name(value: str) -> list[_Matcher]:
     value = " ".join(value.split())
     if has_cjk(value):
         return _cjk_needles(EntityType.PERSON, [value])
-    tokens = [t for t in re.split("[\\s,]+", value) if t]
+    tokens = [t for t in re.split("[\\s,.]+", value) if t]
     if not tokens:
         return []
-    flex = "[\\s,.]+"
-    patterns = [f"(?i:{flex.join(re.escape(t) for t in tokens)})"]
-    if len(tokens) > 1:
-        patterns.append(f"(?i:{flex.join(re.escape(t) for t in reversed(tokens))})")
-    for token in tokens:
-        if len(token) >= 3 and token[0].isalpha():
-            patterns.append(re.escape(token[0].upper()) + f"(?i:{re.escape(token[1:])})")
-    return _regex(EntityType.PERSON, [NOT_AFTER_LETTER + p + NOT_BEFORE_LETTER for p in patterns])
+    whole = {_latin_key("".join(tokens)), _latin_key("".join(reversed(tokens)))}
+    found: list[_Matcher] = [_Needles(EntityType.PERSON, "latin", tuple(sorted(whole)))]
+    parts = {_latin_key(t) for t in tokens if len(t) >= 3 and t[0].isalpha()} - whole
+    if parts:
+        found.append(_Needles(EntityType.PERSON, "latin", tuple(sorted(parts)), capitalised=True))
+    return found
 
 
 def _address(value: str) -> list[_Matcher]:
@@ -338,15 +355,12 @@ def _address(value: str) -> list[_Matcher]:
     fragments: list[str] = []
     for i in range(len(parts)):
         for j in range(i + 1, len(parts) + 1):
-            fragments.append("[\\s,]*".join(_words(p) for p in parts[i:j]))
+            fragments.append("".join(parts[i:j]))
         street = re.match("[0-9]+[A-Za-z]?\\s+(.+)", parts[i])
         if street is not None and len(street.group(1).split()) >= 2:
-            fragments.append(_words(street.group(1)))
-    long_enough = [f for f in fragments if len(f.replace("\\", "")) >= 4]
-    return _regex(
-        EntityType.ADDRESS,
-        [NOT_AFTER_LETTER + f"(?i:{f})" + NOT_BEFORE_LETTER for f in long_enough],
-    )
+            fragments.append(street.group(1))
+    needles = {key for key in map(_latin_key, fragments) if len(key) >= 4}
+    return [_Needles(EntityType.ADDRESS, "latin", tuple(sorted(needles)))] if needles else []
 
 
 def _zh_fragments(value: str) -> list[str]:
