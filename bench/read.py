@@ -1,14 +1,18 @@
 """Read benchmark: ``GET /v1/customers/{id}`` against a plaintext baseline, in one run.
 
-    .venv/bin/python bench/read.py [--customers 2000] [--requests 3000] [--concurrency 16]
-                                   [--workers 1]
+    .venv/bin/python bench/read.py [--customers 2000] [--concurrency 16] [--workers 1]
+                                   [--client wrk|httpx] [--seconds 20] [--requests 3000]
+                                   [--no-redaction-cache]
 
 Both servers run as separate uvicorn processes with the same settings (``--workers``
-processes each, loopback).  The vault endpoint authenticates, checks the policy, decrypts, masks,
-redacts notes and writes an audit event per request; the baseline returns the same
+processes each, loopback).  The vault endpoint authenticates, checks the policy,
+decrypts, masks, redacts notes and writes an audit event per request; the baseline returns the same
 customers from a plaintext SQLModel table with no auth and no audit.  The load is
-``--concurrency`` client threads, each with its own HTTP connection, over the same
-random customer ids for both.
+``--concurrency`` connections kept busy over the same random customer ids for both.
+The load comes from wrk (one C thread; ``apt-get install wrk``) when it is
+installed, so that the client does not take the CPU the servers need on a small
+machine; ``--client httpx`` uses Python client threads instead (``--requests``
+per run).
 
 Targets (issue): vault throughput >= 0.5 x baseline, p99 <= 50 ms on a 2-core machine.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -169,6 +175,58 @@ def load(
     }
 
 
+_WRK_SCRIPT = """
+local ids = {}
+for line in io.lines(os.getenv("CDV_BENCH_IDS")) do ids[#ids + 1] = line end
+local prefix = os.getenv("CDV_BENCH_PREFIX")
+local key = os.getenv("CDV_BENCH_KEY")
+math.randomseed(7)
+request = function()
+  local headers = {}
+  if key ~= "" then
+    headers["Authorization"] = "Bearer " .. key
+    headers["X-Purpose"] = "claims_processing"
+  end
+  return wrk.format("GET", prefix .. ids[math.random(#ids)], headers)
+end
+"""
+
+
+def _wrk_ms(text: str) -> float:
+    """A wrk latency (``812.00us``, ``1.23ms``, ``2.01s``) in milliseconds."""
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    raise ValueError(text)
+
+
+def load_wrk(
+    base: str, prefix: str, key: str, ids: list[uuid.UUID], seconds: float, concurrency: int
+) -> dict[str, float]:
+    """The same load from wrk (C, one thread): the client no longer takes the server's CPU."""
+    with tempfile.TemporaryDirectory(prefix="cdv-wrk-") as tmp:
+        script, id_file = Path(tmp) / "read.lua", Path(tmp) / "ids"
+        script.write_text(_WRK_SCRIPT)
+        id_file.write_text("".join(f"{i}\n" for i in ids))
+        env = dict(
+            os.environ, CDV_BENCH_IDS=str(id_file), CDV_BENCH_PREFIX=prefix, CDV_BENCH_KEY=key
+        )
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency"]
+        out = subprocess.run(
+            [*command, "-s", str(script), base], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", out, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _wrk_ms(percentiles["50"]),
+        "p99_ms": _wrk_ms(percentiles["99"]),
+        "errors": float(errors.group(1)) if errors else 0.0,
+        "socket_errors": 1.0 if socket_errors else 0.0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=2000)
@@ -180,6 +238,13 @@ def main() -> None:
         action="store_true",
         help="VAULT_REDACTION_CACHE=0: every note analysed on every read",
     )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator (default wrk when installed: apt-get install wrk)",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="wrk: seconds per run")
     parser.add_argument("--serve-baseline", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -253,26 +318,46 @@ def main() -> None:
                 warm,
                 args.concurrency,
             )
-            vault = load(
-                lambda i: f"http://127.0.0.1:{vault_port}/v1/customers/{i}",
-                headers,
-                ids,
-                args.requests,
-                args.concurrency,
-            )
-            plain = load(
-                lambda i: f"http://127.0.0.1:{plain_port}/plain/{i}",
-                {},
-                ids,
-                args.requests,
-                args.concurrency,
-            )
+            if args.client == "wrk":
+                vault = load_wrk(
+                    f"http://127.0.0.1:{vault_port}",
+                    "/v1/customers/",
+                    key,
+                    ids,
+                    args.seconds,
+                    args.concurrency,
+                )
+                plain = load_wrk(
+                    f"http://127.0.0.1:{plain_port}",
+                    "/plain/",
+                    "",
+                    ids,
+                    args.seconds,
+                    args.concurrency,
+                )
+            else:
+                vault = load(
+                    lambda i: f"http://127.0.0.1:{vault_port}/v1/customers/{i}",
+                    headers,
+                    ids,
+                    args.requests,
+                    args.concurrency,
+                )
+                plain = load(
+                    lambda i: f"http://127.0.0.1:{plain_port}/plain/{i}",
+                    {},
+                    ids,
+                    args.requests,
+                    args.concurrency,
+                )
         finally:
             for proc in (vault_proc, plain_proc):
                 proc.terminate()
                 proc.wait(timeout=30)
+    amount = f"{args.seconds:.0f} s" if args.client == "wrk" else f"{args.requests} requests"
     print(
-        f"{args.requests} requests, concurrency {args.concurrency}, {args.customers} customers, "
+        f"{args.client}: {amount} each, concurrency {args.concurrency}, "
+        f"{args.customers} customers, "
         f"{args.workers} worker(s) per server"
         + (", redaction cache off" if args.no_redaction_cache else "")
     )
@@ -280,6 +365,7 @@ def main() -> None:
         print(
             f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
             f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}"
+            + ("  (socket errors)" if r.get("socket_errors") else "")
         )
     print(
         f"  ratio vault/baseline throughput = {vault['rps'] / plain['rps']:.2f} (target >= 0.5); "
