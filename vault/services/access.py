@@ -51,13 +51,6 @@ Redact = Callable[[str, Mapping[str, str]], str]
 T = TypeVar("T")
 
 
-class _Unread:
-    """The org unit of a customer not read yet (``None`` is a real value: no unit)."""
-
-
-_UNREAD = _Unread()
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is asking, for what purpose, in which request."""
@@ -118,16 +111,7 @@ class AccessService:
             customer_org_unit = (
                 self._org_unit_id(target_org_unit) if target_org_unit is not None else None
             )
-        decision = self.policies.decide(
-            caller.principal.role,
-            action,
-            caller.purpose,
-            principal_org_unit=caller.org_unit_id,
-            customer_org_unit=customer_org_unit,
-        )
-        if isinstance(decision, Denied):
-            self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
-        return decision
+        return self._decide_in_scope(caller, action, customer_id, customer_org_unit)
 
     def _org_unit_id(self, code: str) -> int | None:
         unit = columns(OrgUnit)
@@ -197,16 +181,16 @@ class AccessService:
         )
         raise AccessDenied(reason)
 
-    def _decide(
-        self,
-        caller: Caller,
-        action: str,
-        customer_id: uuid.UUID,
-        org_unit: int | _Unread | None = _UNREAD,
+    def _decide(self, caller: Caller, action: str, customer_id: uuid.UUID) -> Allowed:
+        """The decision for one stored customer, scoped by its org unit."""
+        return self._decide_in_scope(
+            caller, action, customer_id, self._customer_org_unit(customer_id)
+        )
+
+    def _decide_in_scope(
+        self, caller: Caller, action: str, customer_id: uuid.UUID | None, org_unit: int | None
     ) -> Allowed:
-        """The decision for one customer (scope by its org unit, read here unless given)."""
-        if isinstance(org_unit, _Unread):
-            org_unit = self._customer_org_unit(customer_id)
+        """The policy's answer for a customer in ``org_unit``; a denial is audited, then raised."""
         decision = self.policies.decide(
             caller.principal.role,
             action,
@@ -215,7 +199,7 @@ class AccessService:
             customer_org_unit=org_unit,
         )
         if isinstance(decision, Denied):
-            self._deny(caller, action, decision.reason, [customer_id])
+            self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
         return decision
 
     def _customer_org_unit(self, customer_id: uuid.UUID) -> int | None:
@@ -244,7 +228,7 @@ class AccessService:
         decisions: list[Allowed] = []
 
         def authorise(org_unit: int | None) -> None:  # after the row is found, before decrypting
-            decisions.append(self._decide(caller, "customer.read", customer_id, org_unit))
+            decisions.append(self._decide_in_scope(caller, "customer.read", customer_id, org_unit))
 
         record = customer_store.read_customer(self.vault, customer_id, authorise=authorise)
         values, clear = self._shape(decisions[0], record)

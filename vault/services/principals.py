@@ -133,7 +133,16 @@ def _by_key_id() -> sa.Select[Any]:
     """The authentication query, built once: it runs on every request."""
     p, unit = columns(Principal), columns(OrgUnit)
     return (
-        sa.select(p.id, p.name, p.kind, p.role, unit.code, unit.id, p.revoked_at, p.key_hash)
+        sa.select(
+            p.id,
+            p.name,
+            p.kind,
+            p.role,
+            unit.code,
+            unit.id.label("org_unit_id"),
+            p.revoked_at,
+            p.key_hash,
+        )
         .select_from(sa.outerjoin(Principal.__table__, OrgUnit.__table__))  # type: ignore[attr-defined]
         .where(p.key_id == sa.bindparam("key_id"))
     )
@@ -153,7 +162,6 @@ def authenticate(vault: Vault, presented: str) -> PrincipalInfo:
         raise AuthenticationError(_FAILED)
     if row.revoked_at is not None:
         raise AuthenticationError(_FAILED)
-    unit_code, unit_id = row[4], row[5]
     return PrincipalInfo(
-        row.id, row.name, row.kind, row.role, unit_code, revoked=False, org_unit_id=unit_id
+        row.id, row.name, row.kind, row.role, row.code, revoked=False, org_unit_id=row.org_unit_id
     )
