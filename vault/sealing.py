@@ -87,14 +87,29 @@ def _seal(field: Field, key: DataKey, value: Any, header: bytes, record_part: by
     return header + key.aead.seal(encode_value(field.kind, value), aad)
 
 
-def open_sealed(field: Field, record_id: uuid.UUID, key: DataKey, sealed: bytes) -> Any:
+def record_aad(record_id: uuid.UUID, key: DataKey) -> bytes:
+    """The record's share of every field's associated data: compute once per row, not per field."""
+    return _record_part(record_id, key)
+
+
+def open_sealed(
+    field: Field,
+    record_id: uuid.UUID,
+    key: DataKey,
+    sealed: bytes,
+    *,
+    record_part: bytes | None = None,
+) -> Any:
+    """Open one field; ``record_part`` is :func:`record_aad` of this record, when already made."""
     header = bytes(sealed[:_HEADER])
     if len(sealed) <= _HEADER or header[0] != FORMAT_V1:
         raise _integrity(field, record_id)
     if int.from_bytes(header[1:3], "big") != key.version:
         raise _integrity(field, record_id)
+    if record_part is None:
+        record_part = _record_part(record_id, key)
     try:
-        raw = key.aead.open(bytes(sealed[_HEADER:]), header + field_aad(field, record_id, key))
+        raw = key.aead.open(bytes(sealed[_HEADER:]), header + _field_part(field) + record_part)
     except IntegrityError:
         raise _integrity(field, record_id) from None
     return decode_value(field.kind, raw)
@@ -119,10 +134,15 @@ def open_fields(
 ) -> dict[str, Any]:
     """Open every encrypted field of ``table`` present in ``row``."""
     opened: dict[str, Any] = {}
+    record_part = _record_part(record_id, key)
     for field in table.encrypted_fields:
         if field.name in row:
             blob = row[field.name]
-            opened[field.name] = None if blob is None else open_sealed(field, record_id, key, blob)
+            opened[field.name] = (
+                None
+                if blob is None
+                else open_sealed(field, record_id, key, blob, record_part=record_part)
+            )
     return opened
 
 

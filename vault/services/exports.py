@@ -63,7 +63,7 @@ from vault.masking.kanonymity import Counts, Ladder, Solution, node_keys, search
 from vault.policy import Allowed
 from vault.policy.export_profiles import Column, ExportProfile, ExportProfiles, Operator
 from vault.progress import NullProgress, Progress
-from vault.sealing import open_sealed
+from vault.sealing import open_sealed, record_aad
 from vault.services.access import AccessService, Caller
 from vault.services.erasure import OPERATOR_ROLE, operator_principal
 from vault.services.importing import default_workers
@@ -300,9 +300,14 @@ def _read_part(
                     continue
                 key = open_data_key(provider, stored)
                 values: dict[str, Any] = {"id": str(cid)}
+                record_part = record_aad(cid, key)
                 for position, f in enumerate(sealed, start=3):
                     blob = row[position]
-                    values[f.name] = None if blob is None else open_sealed(f, cid, key, blob)
+                    values[f.name] = (
+                        None
+                        if blob is None
+                        else open_sealed(f, cid, key, blob, record_part=record_part)
+                    )
                 for position, f in enumerate(plain, start=first_plain):
                     values[f.name] = row[position]
                 labels: dict[str, Any] = {}
