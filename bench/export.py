@@ -5,8 +5,9 @@
 
 1. Seeds a vault with N synthetic customers and their policies, claims and
    interactions (``generate_demo_data`` + the normal importer: sealed fields, one
-   DEK each; about 25 minutes for a million on 2 cores).  Seeding a million takes a while, so with ``--workdir`` the seeded
-   SQLite vault is kept there and reused by the next run with the same N.
+   DEK each).  Seeding a million takes about 35 minutes on 2 cores, so with
+   ``--workdir`` the seeded vault is kept there and reused by the next run with
+   the same N.
 2. **Baseline**: a process that only reads the same customer rows in the same
    pages, unwraps each customer's DEK and opens the sealed fields the default
    ``analytics`` profile needs, forked into the same number of workers.  No
