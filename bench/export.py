@@ -170,53 +170,38 @@ def seed(workdir: Path, backend: str, customers: int) -> tuple[str, Path]:
 
 
 def _baseline_slice(url: str, keys: str, low: object, high: object) -> int:
-    """Read and decrypt one slice of customers; returns how many were read."""
-    import sqlalchemy as sa
+    """Read and decrypt one slice of customers; returns how many were read.
 
+    The same page query as the export's first pass (customers joined to their
+    wrapped keys, in id order), so the two differ only by what the export adds.
+    """
     from vault.envelope import WrappedKey, open_data_key
     from vault.policy.export_profiles import load_export_profiles
-    from vault.sealing import open_sealed
+    from vault.sealing import open_sealed, record_aad
+    from vault.services.exports import PAGE_SIZE, customer_page_query, customer_pages
     from vault.services.runtime import open_vault
     from vault.settings import Settings
-    from vault.storage.tables import Customer, DataKeyRow, columns
 
     settings = Settings.resolve(database_url=url, keys_path=Path(keys), env={})
     profile = load_export_profiles(settings.policies_dir / "exports.yaml").get("analytics")
     sealed = profile.sealed_fields
     vault = open_vault(settings)
-    c, k = columns(Customer), columns(DataKeyRow)
+    query = customer_page_query(sealed)
     read = 0
-    last = None
     try:
         with vault.reader.connect() as conn:
-            while True:
-                query = sa.select(c.id, *(c[f.name] for f in sealed)).order_by(c.id).limit(2000)
-                if low is not None:
-                    query = query.where(c.id >= low)
-                if high is not None:
-                    query = query.where(c.id < high)
-                if last is not None:
-                    query = query.where(c.id > last)
-                page = conn.execute(query).all()
-                if not page:
-                    return read
-                first, last = page[0][0], page[-1][0]
-                wrapped = {
-                    r[0]: WrappedKey(r[0], r[1], r[2], r[3])
-                    for r in conn.execute(
-                        sa.select(k.subject_id, k.version, k.kek_version, k.wrapped).where(
-                            k.subject_id >= first, k.subject_id <= last
-                        )
-                    )
-                }
+            for page in customer_pages(conn, query, low, high, PAGE_SIZE):  # type: ignore[arg-type]
                 for row in page:
-                    key = open_data_key(vault.provider, wrapped[row[0]])
-                    for position, f in enumerate(sealed, start=1):
+                    cid = row[0]
+                    key = open_data_key(vault.provider, WrappedKey(cid, row[2], row[3], row[4]))
+                    record_part = record_aad(cid, key)
+                    for position, f in enumerate(sealed, start=5):
                         if row[position] is not None:
-                            open_sealed(f, row[0], key, row[position])
+                            open_sealed(f, cid, key, row[position], record_part=record_part)
                     read += 1
     finally:
         vault.close()
+    return read
 
 
 def baseline_main(url: str, keys: str, workers: int) -> None:

@@ -29,14 +29,16 @@ from vault.audit import Action, AuditLog, signer_from_keyring
 from vault.audit.queries import EventQuery, list_events
 from vault.demo_data import generate_demo_data
 from vault.errors import ConflictError, ValidationError
+from vault.extracts import features as feature_set
 from vault.extracts.output import Format
 from vault.keyring import create_keyring
+from vault.masking import Pseudonymise
 from vault.policy.export_profiles import ExportProfile, load_export_profiles
 from vault.services.exports import ExportRequest, ExportResult, export_as_operator, run_export
 from vault.services.importing import ImportSources, import_files
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
-from vault.storage.tables import Customer, columns
+from vault.storage.tables import Claim, Customer, Interaction, Policy, columns
 
 EXPORTS_YAML = Path(__file__).resolve().parents[1] / "policies" / "exports.yaml"
 CLI = [sys.executable, "-m", "vault"]
@@ -212,6 +214,50 @@ def test_the_number_of_reader_workers_does_not_change_the_extract(
     pd.testing.assert_frame_equal(
         one.sort_values(key).reset_index(drop=True), two.sort_values(key).reset_index(drop=True)
     )
+
+
+def test_every_row_carries_its_own_customers_features(stocked: Stocked, tmp_path: Path) -> None:
+    """The features in the extract (tallied by the database) are the reference ``derive`` over
+    that customer's stored rows: each row matched to its customer through the pseudonym."""
+    frame = read_frame(export(stocked, tmp_path / "x", fmt=Format.CSV))
+    pseudonym = Pseudonymise(
+        stocked.vault.current_keyring().pseudonym_key.reveal(),
+        scope=analytics().recipient,
+        domain="customers.id",
+    )
+    children: dict[str, dict[Any, list[tuple[Any, ...]]]] = {}
+    with stocked.vault.reader.connect() as conn:
+        ids = list(conn.execute(sa.select(columns(Customer).id)).scalars())
+        for name, model, names in (
+            ("policies", Policy, feature_set.POLICY_COLUMNS),
+            ("claims", Claim, feature_set.CLAIM_COLUMNS),
+            ("contacts", Interaction, feature_set.INTERACTION_COLUMNS),
+        ):
+            c = columns(model)
+            found = children.setdefault(name, {})
+            for row in conn.execute(sa.select(c.customer_id, *(c[n] for n in names))):
+                found.setdefault(row[0], []).append(tuple(row[1:]))
+    by_ref = {pseudonym.apply(str(cid)): cid for cid in ids}
+    feature_names = analytics().features
+    compared = 0
+    for record in frame.to_dict("records"):
+        cid = by_ref[record["customer_ref"]]
+        want = feature_set.derive(
+            children["policies"].get(cid, ()),
+            children["claims"].get(cid, ()),
+            children["contacts"].get(cid, ()),
+            AS_OF,
+        )
+        for name in feature_names:
+            got, expected = record[name], want[name]
+            if expected is None:
+                assert pd.isna(got), (name, got)
+            else:
+                assert got == pytest.approx(expected, abs=1e-9), (name, got, expected)
+        compared += 1
+    assert compared == len(frame) > CUSTOMERS * 0.9
+    assert frame["claims_count"].sum() > 0
+    assert frame["interactions_total"].sum() > 0
 
 
 # --- no plaintext -------------------------------------------------------------------------

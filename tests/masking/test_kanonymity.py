@@ -26,6 +26,7 @@ from vault.masking.kanonymity import (
     Counts,
     Ladder,
     Solution,
+    class_keys,
     node_keys,
     search,
     suppressed_classes,
@@ -246,3 +247,32 @@ def test_any_population_comes_out_k_anonymous_within_the_bound(
     assert len(out) > 0
     assert anonymity.k_anonymity(out, list(h)) >= k
     assert n - len(out) == solution.chosen.suppressed <= math.floor(max_suppression * n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 2**21), min_size=1, max_size=4).flatmap(
+        lambda widths: st.tuples(
+            st.just(widths),
+            st.lists(st.tuples(*(st.integers(0, w - 1) for w in widths)), min_size=1, max_size=40),
+        )
+    )
+)
+def test_class_keys_are_equal_exactly_when_the_codes_are_even_past_62_bits(
+    case: tuple[list[int], list[tuple[int, ...]]],
+) -> None:
+    """The search's class key is injective on label tuples, also where the widths' product
+    (here up to 2**84) forces it to renumber instead of overflowing."""
+    widths, rows = case
+    codes = np.asarray(rows, dtype=np.int64).reshape(len(rows), len(widths))
+    ladders = [
+        Ladder(f"q{q}", (np.arange(w, dtype=np.int64), np.zeros(w, dtype=np.int64)))
+        for q, w in enumerate(widths)
+    ]
+    keys = class_keys(ladders, codes, [0] * len(widths))
+    assert keys.dtype == np.int64
+    for i in range(len(rows)):
+        for j in range(len(rows)):
+            assert (keys[i] == keys[j]) == (rows[i] == rows[j])
+    top = class_keys(ladders, codes, [1] * len(widths))
+    assert len(set(top.tolist())) == 1

@@ -115,19 +115,28 @@ class Solution:
         return self.chosen.levels != self.unconstrained.levels
 
 
+_KEY_LIMIT = 2**62
+"""Keys stay below this, far from int64 overflow."""
+
+
 def class_keys(ladders: Sequence[Ladder], codes: IntArray, levels: Sequence[int]) -> IntArray:
     """One integer per row of ``codes``: equal exactly when the labels at ``levels`` are equal.
 
-    Codes are combined column by column and renumbered after each step, so the
-    key never overflows however many labels the hierarchies have.
+    Codes are combined column by column in mixed radix; only when the next
+    column would overflow 62 bits is the key renumbered densely first (a sort:
+    the search evaluates every lattice node, so it is skipped whenever the
+    product of the widths fits, which it does for any ordinary profile).
     """
     key = np.zeros(len(codes), dtype=np.int64)
+    bound = 1
     for q, (ladder, level) in enumerate(zip(ladders, levels, strict=True)):
         column = ladder.steps[level][codes[:, q]]
         width = int(ladder.steps[level].max(initial=0)) + 1
+        if bound * width >= _KEY_LIMIT:
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+            bound = int(key.max(initial=0)) + 1
         key = key * width + column
-        if q < len(ladders) - 1:
-            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        bound *= width
     return key
 
 
@@ -263,7 +272,7 @@ def node_keys(ladders: Sequence[Ladder], codes: IntArray, levels: Sequence[int])
     widths = [
         int(x.steps[level].max(initial=0)) + 1 for x, level in zip(ladders, levels, strict=True)
     ]
-    if math.prod(widths) >= 2**62:
+    if math.prod(widths) >= _KEY_LIMIT:
         raise ValidationError("quasi_identifiers", "have too many distinct labels to number")
     key = np.zeros(len(codes), dtype=np.int64)
     for q, (ladder, level) in enumerate(zip(ladders, levels, strict=True)):

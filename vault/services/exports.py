@@ -29,7 +29,7 @@ import multiprocessing
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,7 @@ from vault.crypto import SecretKey
 from vault.envelope import WrappedKey, open_data_key
 from vault.errors import ValidationError
 from vault.extracts import features as feature_set
+from vault.extracts import tallies
 from vault.extracts.output import (
     MANIFEST,
     DataWriter,
@@ -69,7 +70,7 @@ from vault.services.erasure import OPERATOR_ROLE, operator_principal
 from vault.services.importing import default_workers
 from vault.services.runtime import Vault
 from vault.storage.engine import create_vault_engine
-from vault.storage.tables import Claim, Customer, DataKeyRow, Interaction, Policy, columns
+from vault.storage.tables import Customer, DataKeyRow, columns
 
 EXPORT_ACTION = "export.create"
 PAGE_SIZE = 2000
@@ -211,17 +212,68 @@ def _bounds(workers: int) -> list[tuple[uuid.UUID | None, uuid.UUID | None]]:
     return list(zip(lows, highs, strict=True))
 
 
-def _children(
-    conn: sa.Connection, model: Any, names: Sequence[str], first: uuid.UUID, last: uuid.UUID
-) -> dict[uuid.UUID, list[tuple[Any, ...]]]:
-    c = columns(model)
-    found: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
-    query = sa.select(c.customer_id, *(c[n] for n in names)).where(
-        c.customer_id >= first, c.customer_id <= last
+def _custom_names(plan: _Plan) -> tuple[str, ...]:
+    """The custom attributes a row needs: the profile's, and the l-diversity attribute if custom."""
+    names = list(plan.profile.custom_attributes)
+    column_names = {column.name for column in plan.profile.columns}
+    if plan.sensitive is not None and plan.sensitive not in column_names:
+        names.append(plan.sensitive)
+    return tuple(dict.fromkeys(names))
+
+
+def customer_page_query(
+    sealed: Sequence[schema.Field],
+    plain: Sequence[schema.Field] = (),
+    custom: Sequence[str] = (),
+) -> sa.Select[tuple[Any, ...]]:
+    """Customers with their wrapped data key, in id order: the pass-1 read (and the benchmark's).
+
+    Columns: id, org unit, DEK version, KEK version, wrapped DEK, then the sealed
+    fields, the plain fields and the custom attributes (extracted by the
+    database, so the JSON document is never parsed in Python), in the order
+    given.  The inner join drops a customer erased since the page began: its
+    rows go with its key.
+    """
+    c = columns(Customer)
+    k = columns(DataKeyRow)
+    return (
+        sa.select(
+            c.id,
+            c.org_unit_id,
+            k.version,
+            k.kek_version,
+            k.wrapped,
+            *(c[f.name] for f in sealed),
+            *(c[f.name] for f in plain),
+            *(c.custom_attributes[name].as_string() for name in custom),
+        )
+        .join(DataKeyRow, k.subject_id == c.id)
+        .order_by(c.id)
     )
-    for row in conn.execute(query):
-        found.setdefault(row[0], []).append(tuple(row[1:]))
-    return found
+
+
+def customer_pages(
+    conn: sa.Connection,
+    query: sa.Select[tuple[Any, ...]],
+    low: uuid.UUID | None,
+    high: uuid.UUID | None,
+    page_size: int,
+) -> Iterator[Sequence[Any]]:
+    """The rows of :func:`customer_page_query` with ``low <= id < high``, a page at a time."""
+    c = columns(Customer)
+    if low is not None:
+        query = query.where(c.id >= low)
+    if high is not None:
+        query = query.where(c.id < high)
+    last: uuid.UUID | None = None
+    while True:
+        page = conn.execute(
+            (query if last is None else query.where(c.id > last)).limit(page_size)
+        ).all()
+        if not page:
+            return
+        yield page
+        last = page[-1][0]
 
 
 def _read_part(
@@ -235,8 +287,6 @@ def _read_part(
 ) -> _PartResult:
     """Pass 1 over one slice of customers: decrypt, derive, code, spill, count."""
     profile = plan.profile
-    c = columns(Customer)
-    k = columns(DataKeyRow)
     sealed = plan.sealed
     plain = tuple(
         dict.fromkeys(
@@ -245,14 +295,12 @@ def _read_part(
             if not col.field.encrypted and col.field.name != "id"
         )
     )
-    selected = [
-        c.id,
-        c.org_unit_id,
-        c.custom_attributes,
-        *(c[f.name] for f in sealed),
-        *(c[f.name] for f in plain),
-    ]
-    first_plain = 3 + len(sealed)
+    custom_all = _custom_names(plan)
+    query = customer_page_query(sealed, plain, custom_all)
+    first_sealed = 5
+    first_plain = first_sealed + len(sealed)
+    first_custom = first_plain + len(plain)
+    custom_at = {name: first_custom + i for i, name in enumerate(custom_all)}
     quasi = plan.quasi
     coders = [_Coder() for _ in quasi]
     sensitive = _Coder()
@@ -263,45 +311,24 @@ def _read_part(
     schema_ = plan.spill_schema()
     feature_names = profile.features
     custom_names = profile.custom_attributes
-    last: uuid.UUID | None = None
+    as_of = plan.as_of
     try:
-        while True:
-            query = sa.select(*selected).order_by(c.id).limit(plan.page_size)
-            if low is not None:
-                query = query.where(c.id >= low)
-            if high is not None:
-                query = query.where(c.id < high)
-            if last is not None:
-                query = query.where(c.id > last)
-            page = conn.execute(query).all()
-            if not page:
-                break
+        for page in customer_pages(conn, query, low, high, plan.page_size):
             first, last = page[0][0], page[-1][0]
-            wrapped = {
-                row[0]: WrappedKey(row[0], row[1], row[2], row[3])
-                for row in conn.execute(
-                    sa.select(k.subject_id, k.version, k.kek_version, k.wrapped).where(
-                        k.subject_id >= first, k.subject_id <= last
-                    )
-                )
-            }
-            policies = _children(conn, Policy, feature_set.POLICY_COLUMNS, first, last)
-            claims = _children(conn, Claim, feature_set.CLAIM_COLUMNS, first, last)
-            contacts = _children(conn, Interaction, feature_set.INTERACTION_COLUMNS, first, last)
+            policies = tallies.policy_tallies(conn, first, last, as_of)
+            claims = tallies.claim_tallies(conn, first, last, as_of)
+            contacts = tallies.contact_tallies(conn, first, last, as_of)
             out: dict[str, list[Any]] = {name: [] for name in schema_.names}
             sensitive_codes: list[int] = []
             kept = 0
             for row in page:
-                cid, org_unit, custom = row[0], row[1], row[2] or {}
+                cid, org_unit = row[0], row[1]
                 if not plan.in_scope(org_unit):
                     continue
-                stored = wrapped.get(cid)
-                if stored is None:  # erased meanwhile: its rows go with its key
-                    continue
-                key = open_data_key(provider, stored)
+                key = open_data_key(provider, WrappedKey(cid, row[2], row[3], row[4]))
                 values: dict[str, Any] = {"id": str(cid)}
                 record_part = record_aad(cid, key)
-                for position, f in enumerate(sealed, start=3):
+                for position, f in enumerate(sealed, start=first_sealed):
                     blob = row[position]
                     values[f.name] = (
                         None
@@ -335,16 +362,22 @@ def _read_part(
                     labels[column.name] = shown
                 for q, column in enumerate(quasi):
                     out[_qi_code(column.name)].append(coders[q].code(values.get(column.field.name)))
-                derived = feature_set.derive(
-                    policies.get(cid, ()), claims.get(cid, ()), contacts.get(cid, ()), plan.as_of
+                derived = feature_set.from_tallies(
+                    policies.get(cid, feature_set.NO_POLICIES),
+                    claims.get(cid, feature_set.NO_CLAIMS),
+                    contacts.get(cid, feature_set.NO_CONTACTS),
+                    as_of,
                 )
                 for name in feature_names:
                     out[name].append(derived[name])
                 for name in custom_names:
-                    raw = custom.get(name)
-                    out[name].append(None if raw is None else str(raw))
+                    out[name].append(row[custom_at[name]])
                 if plan.sensitive is not None:
-                    shown = labels.get(plan.sensitive, custom.get(plan.sensitive))
+                    shown = (
+                        labels[plan.sensitive]
+                        if plan.sensitive in labels
+                        else row[custom_at[plan.sensitive]]
+                    )
                     sensitive_codes.append(sensitive.code(shown))
                 kept += 1
             if kept:
