@@ -10,10 +10,11 @@ the customer's org unit is checked by the use case, which knows the customer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
 from vault.errors import AuthenticationError, PurposeRequired
@@ -72,11 +73,76 @@ def permission(action: str) -> Callable[..., Caller]:
         authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
         x_purpose: Annotated[str | None, Header(description=_PURPOSE_HELP, max_length=64)] = None,
     ) -> Caller:
-        who = _principal(ctx, authorization)
-        why = _purpose(x_purpose)
-        caller = ctx.access.caller(who, why, request.state.request_id)
-        ctx.access.check(caller, action, _customer_in_path(request))
-        return caller
+        return _admit(request, ctx, action, authorization, x_purpose)
 
     check.__name__ = f"permission_{action.replace('.', '_')}"
     return check
+
+
+def _admit(
+    request: Request,
+    ctx: AppContext,
+    action: str,
+    authorization: str | None,
+    x_purpose: str | None,
+) -> Caller:
+    who = _principal(ctx, authorization)
+    why = _purpose(x_purpose)
+    caller = ctx.access.caller(who, why, request.state.request_id)
+    ctx.access.check(caller, action, _customer_in_path(request))
+    return caller
+
+
+T = TypeVar("T")
+
+
+class Admission:
+    """A request's credentials, to be checked in the same worker thread as the use case.
+
+    :func:`permission` is a synchronous dependency, so FastAPI runs it in a
+    thread-pool hop of its own before the (synchronous) route's hop; on the
+    hottest route, the 360 read, the second hop costs about a sixth of the
+    request.  An ``async`` route takes an :class:`Admission` instead and calls
+    :meth:`run`: authentication (401), purpose (400) and the policy check
+    (403, audited) run in that order, then the use case, in one hop.
+    """
+
+    __slots__ = ("_action", "_authorization", "_ctx", "_purpose", "_request")
+
+    def __init__(
+        self,
+        request: Request,
+        ctx: AppContext,
+        action: str,
+        authorization: str | None,
+        x_purpose: str | None,
+    ) -> None:
+        self._request = request
+        self._ctx = ctx
+        self._action = action
+        self._authorization = authorization
+        self._purpose = x_purpose
+
+    async def run(self, use_case: Callable[[Caller], T]) -> T:
+        def admitted() -> T:
+            caller = _admit(
+                self._request, self._ctx, self._action, self._authorization, self._purpose
+            )
+            return use_case(caller)
+
+        return await run_in_threadpool(admitted)
+
+
+def admission(action: str) -> Callable[..., Awaitable[Admission]]:
+    """Like :func:`permission`, checked by :meth:`Admission.run` in the route's own hop."""
+
+    async def collect(
+        request: Request,
+        ctx: Context,
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+        x_purpose: Annotated[str | None, Header(description=_PURPOSE_HELP, max_length=64)] = None,
+    ) -> Admission:
+        return Admission(request, ctx, action, authorization, x_purpose)
+
+    collect.__name__ = f"admission_{action.replace('.', '_')}"
+    return collect
