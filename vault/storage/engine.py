@@ -56,6 +56,10 @@ def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> 
         database = make_url(url).database
         if database and database != ":memory:":
             _private_file(Path(database))
+        # Keep enough pooled connections for the API's worker threads: with the default
+        # of 5, overflow connections under 16 concurrent requests were opened and closed
+        # all the time, and each open runs the PRAGMAs below (measured: ~8% of wall time).
+        kwargs.setdefault("pool_size", 20)
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin if read_only else _sqlite_begin_immediate)
