@@ -22,7 +22,7 @@ from helpers import customer, resident_id, write_csv
 from vault.errors import ValidationError
 from vault.import_format import CONSENT_COLUMNS, CUSTOMER_COLUMNS, INTERACTION_COLUMNS
 from vault.policy import load_policies
-from vault.services.customers import find_customers
+from vault.services.customers import find_customers, read_customer
 from vault.services.importing import ImportSources, import_files
 from vault.services.principals import add_principal
 from vault.services.runtime import Vault
@@ -531,11 +531,8 @@ def test_custom_attributes_that_look_like_personal_data_get_422_and_store_nothin
     assert find_customers(api.vault, "mobile", "13700001111") == []
 
 
-def test_an_org_unit_scoped_creator_creates_only_in_its_own_unit(
-    vault: Vault, settings: Settings, tmp_path: Path
-) -> None:
-    """Scope of a create is the new customer's org unit, not the caller's: none is no unit."""
-    _seed(vault, tmp_path)  # the org units SH-01 and BJ-01 exist
+def _scoped_creator(vault: Vault, settings: Settings, tmp_path: Path) -> tuple[Settings, str]:
+    """Settings whose customer_service role may also create, and such a principal in SH-01."""
     policies = tmp_path / "policies"
     shutil.copytree(PACKAGED_POLICIES, policies)
     roles = policies / "roles.yaml"
@@ -553,6 +550,15 @@ def test_an_org_unit_scoped_creator_creates_only_in_its_own_unit(
         org_unit="SH-01",
         kind="employee",
     )
+    return custom, key
+
+
+def test_an_org_unit_scoped_creator_creates_only_in_its_own_unit(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """Scope of a create is the new customer's org unit, not the caller's: none is no unit."""
+    _seed(vault, tmp_path)  # the org units SH-01 and BJ-01 exist
+    custom, key = _scoped_creator(vault, settings, tmp_path)
     with running_api(custom) as url, client(url, key, "customer_support") as cs:
         own = cs.post(
             "/v1/customers",
@@ -569,3 +575,51 @@ def test_an_org_unit_scoped_creator_creates_only_in_its_own_unit(
     assert not find_customers(vault, "mobile", "13700002222")
     denied = [e for e in _events(vault) if e["outcome"] == "denied"]
     assert [e["principal"] for e in denied] == ["cs-creator", "cs-creator"]
+
+
+def test_a_create_cannot_attach_to_a_customer_outside_the_callers_scope(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """Identity resolution finds 李娜 (BJ-01) by ID number or name and mobile: 403, nothing kept.
+
+    Without the check, an SH-01 creator naming its own unit would have merged its
+    row into the BJ-01 customer (changing her e-mail) and been told her id.
+    """
+    _seed(vault, tmp_path)
+    custom, key = _scoped_creator(vault, settings, tmp_path)
+    (li,) = find_customers(vault, "mobile", "13912345678")
+    (zhang,) = find_customers(vault, "mobile", "13812345678")
+    attempts = [
+        {"full_name": "李娜", "id_type": "resident_id", "id_number": LI_ID},
+        {"full_name": "李娜", "mobile": "13912345678"},
+    ]
+    with running_api(custom) as url, client(url, key, "customer_support") as cs:
+        for i, body in enumerate(attempts):
+            body |= {"org_unit": "SH-01", "email": f"taken{i}@example.com", "source_id": f"X{i}"}
+            response = cs.post("/v1/customers", json=body)
+            assert response.status_code == 403, response.text
+            assert str(li) not in response.text
+            assert LI_ID not in response.text
+        # In scope, the same resolution still merges (张伟 is in SH-01).
+        mine = cs.post(
+            "/v1/customers",
+            json={
+                "full_name": "张伟",
+                "id_type": "resident_id",
+                "id_number": ZHANG_ID,
+                "org_unit": "SH-01",
+                "source_id": "X9",
+            },
+        )
+        assert mine.status_code == 201, mine.text
+        assert mine.json() == {"id": str(zhang), "outcome": "merged"}
+    assert read_customer(vault, li)["email"] == "lina@qq.com"
+    for i in range(len(attempts)):
+        assert find_customers(vault, "email", f"taken{i}@example.com") == []
+    with vault.engine.connect() as conn:
+        links = conn.execute(sa.text("SELECT source_id FROM source_links")).scalars().all()
+    assert {"X0", "X1"}.isdisjoint(links)
+    assert "X9" in links
+    denied = [e for e in _events(vault) if e["outcome"] == "denied"]
+    assert len(denied) == len(attempts)
+    assert all(str(li) in str(e["customer_ids"]) for e in denied)

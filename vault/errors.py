@@ -11,6 +11,7 @@
     ├── NotFoundError             no such record (or not visible to the caller)
     ├── ConflictError             the write collides with existing data
     ├── AccessDenied              the policy refuses this principal, action, purpose or scope
+    │   └── OutOfScope            a write resolved to a customer outside the caller's scope
     ├── AuthenticationError       no valid credentials
     └── StorageError              the database did not do what was asked
         ├── AuditUnavailable      the audit event could not be written: fail closed
@@ -22,6 +23,8 @@ to an HTTP status in one place; the CLI maps them to exit codes in one place.
 """
 
 from __future__ import annotations
+
+import uuid
 
 
 class VaultError(Exception):
@@ -82,6 +85,19 @@ class AccessDenied(VaultError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class OutOfScope(AccessDenied):
+    """A write would touch a customer outside the caller's scope (found by identity resolution).
+
+    Raised inside the write's transaction, which rolls back; the use case audits
+    the denial once the transaction is gone (an audit write inside it would wait
+    on its own lock on SQLite).
+    """
+
+    def __init__(self, reason: str, customer_id: uuid.UUID) -> None:
+        super().__init__(reason)
+        self.customer_id = customer_id
 
 
 class AuthenticationError(VaultError):

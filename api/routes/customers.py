@@ -74,7 +74,8 @@ def create_customer(
     raw["source_id"] = source_id
 
     def perform() -> tuple[uuid.UUID, dict[str, Any]]:
-        outcome = import_one(ctx.vault, "customers", raw)
+        guard = ctx.access.scope_check(caller, "customer.create")
+        outcome = import_one(ctx.vault, "customers", raw, scope_check=guard)
         link = columns(SourceLink)
         with ctx.vault.reader.connect() as conn:
             customer_id = conn.execute(
@@ -127,7 +128,8 @@ def update_customer(
             elif current.get("id_number"):
                 raw.update(id_type=current["id_type"], id_number=current["id_number"])
         raw.update(source_system=system, source_id=source_id)
-        outcome = import_one(ctx.vault, "customers", raw)
+        guard = ctx.access.scope_check(caller, "customer.update")
+        outcome = import_one(ctx.vault, "customers", raw, scope_check=guard)
         return customer_id, {"id": customer_id, "outcome": outcome}
 
     return ctx.access.write(caller, "customer.update", customer_id, perform)

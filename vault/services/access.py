@@ -25,9 +25,10 @@ import sqlalchemy as sa
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
 from vault.audit.group import GroupCommitLog
-from vault.errors import AccessDenied, NotFoundError
+from vault.errors import AccessDenied, NotFoundError, OutOfScope
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
+from vault.services.importing import ScopeCheck
 from vault.services.principals import PrincipalInfo
 from vault.services.runtime import Vault
 from vault.storage.tables import Customer, OrgUnit, columns
@@ -324,6 +325,8 @@ class AccessService:
         )
         try:
             subject, result = perform()
+        except OutOfScope as refused:  # rolled back: nothing was written
+            self._deny(caller, action, refused.reason, [refused.customer_id])
         except Exception:
             with contextlib.suppress(Exception):
                 self.audit.append(
@@ -346,6 +349,29 @@ class AccessService:
             )
         )
         return result
+
+    def scope_check(self, caller: Caller, action: str) -> ScopeCheck:
+        """For a write's identity resolution: refuse any customer outside the caller's scope.
+
+        A create names its new customer's org unit, which :meth:`check` admits; but
+        the row may resolve (by ID number, or name and mobile) to a customer who is
+        already stored elsewhere, and then it would change that customer.  The
+        check raises :class:`~vault.errors.OutOfScope` inside the write's
+        transaction; :meth:`write` audits the denial after the rollback.
+        """
+
+        def check(customer_id: uuid.UUID, org_unit: int | None) -> None:
+            decision = self.policies.decide(
+                caller.principal.role,
+                action,
+                caller.purpose,
+                principal_org_unit=caller.org_unit_id,
+                customer_org_unit=org_unit,
+            )
+            if isinstance(decision, Denied):
+                raise OutOfScope(decision.reason, customer_id)
+
+        return check
 
     # --- administration ---------------------------------------------------------------
 

@@ -222,6 +222,12 @@ def _fingerprint_message(kind: str, record: Any) -> bytes:
 
 Parsed = tuple[int, Any]
 
+ScopeCheck = Callable[[uuid.UUID, int | None], None]
+"""Asked before a row changes (or attaches to) a stored customer: the customer and an
+org unit it is in or would move to.  It raises to refuse the row, which rolls the
+whole write back.  The API passes one, so that identity resolution cannot attach a
+caller's row to a customer outside the caller's scope; file imports pass none."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Rejected:
@@ -342,6 +348,9 @@ class _FileImporter:
 
     raw_rows: Mapping[int, Mapping[str, str | None]] = {}
     """The raw rows of the batch being applied, by row number."""
+
+    scope_check: ScopeCheck | None = None
+    """See :data:`ScopeCheck` (customers only: child rows are placed by the caller)."""
 
     def _consume(
         self,
@@ -540,6 +549,7 @@ class _Known:
     mobile: str | bytes | None  # E.164 if known in clear, sealed bytes if from the database
     custom: dict[str, Any]
     id_bidx: bytes | None
+    org_unit_id: int | None
 
 
 class _CustomerBatch:
@@ -602,6 +612,7 @@ class _CustomerBatch:
             key = (p.source_system, p.source_id)
             if key in links:
                 cid, old_digest = links[key]
+                self._in_scope(cid)
                 if old_digest == digest:
                     self.summary.unchanged += 1
                     continue
@@ -612,6 +623,7 @@ class _CustomerBatch:
                 continue
             match = by_id.get(id_bidx) if id_bidx else (by_nm.get(nm_bidx) if nm_bidx else None)
             if match is not None:
+                self._in_scope(match)
                 if self._update(number, match, self._row(number), id_bidx):
                     self._link(key, match, digest)
                     links[key] = (match, digest)
@@ -627,6 +639,18 @@ class _CustomerBatch:
             self.summary.imported += 1
         self._flush()
         return self.summary
+
+    def _in_scope(self, cid: uuid.UUID, org_unit_id: int | None = None) -> None:
+        """Refuse (by raising) to touch a stored customer the caller may not reach."""
+        check = self.importer.scope_check
+        if check is None:
+            return
+        known = self.known.get(cid)
+        if known is None:
+            raise IntegrityError(f"customer {cid} was resolved but not loaded")
+        check(cid, known.org_unit_id)
+        if org_unit_id is not None and org_unit_id != known.org_unit_id:
+            check(cid, org_unit_id)
 
     def _row(self, number: int) -> rows.CustomerRow:
         """The full parsed row, for the minority of rows that touch an existing customer."""
@@ -671,10 +695,14 @@ class _CustomerBatch:
             return
         c = columns(Customer)
         result = self.conn.execute(
-            sa.select(c.id, c.mobile, c.custom_attributes, c.id_number_bidx).where(c.id.in_(ids))
+            sa.select(c.id, c.mobile, c.custom_attributes, c.id_number_bidx, c.org_unit_id).where(
+                c.id.in_(ids)
+            )
         )
-        for cid, mobile, custom, id_bidx in result:
-            self.known[cid] = _Known(mobile=mobile, custom=dict(custom or {}), id_bidx=id_bidx)
+        for cid, mobile, custom, id_bidx, unit in result:
+            self.known[cid] = _Known(
+                mobile=mobile, custom=dict(custom or {}), id_bidx=id_bidx, org_unit_id=unit
+            )
         self.keys.update(load_data_keys(self.conn, self.vault.provider, ids))
 
     def _org_unit(self, code: str | None) -> int | None:
@@ -698,8 +726,12 @@ class _CustomerBatch:
             subject_id=cid, version=1, kek_version=p.kek_version, wrapped=p.wrapped
         )
         self.wrapped[cid] = wrapped
+        org_unit_id = self._org_unit(p.org_unit)
         self.known[cid] = _Known(
-            mobile=p.mobile, custom=dict(p.custom_attributes), id_bidx=p.id_bidx
+            mobile=p.mobile,
+            custom=dict(p.custom_attributes),
+            id_bidx=p.id_bidx,
+            org_unit_id=org_unit_id,
         )
         record: dict[str, Any] = dict(zip(self._sealed_names, p.sealed, strict=True))
         record.update(
@@ -709,7 +741,7 @@ class _CustomerBatch:
             mobile_bidx=p.mobile_bidx,
             email_bidx=p.email_bidx,
             name_mobile_bidx=p.nm_bidx,
-            org_unit_id=self._org_unit(p.org_unit),
+            org_unit_id=org_unit_id,
             custom_attributes=dict(p.custom_attributes),
             created_at=self.now,
             updated_at=self.now,
@@ -764,6 +796,8 @@ class _CustomerBatch:
             values["name_mobile_bidx"] = indexer.name_mobile(row.full_name, mobile)
         if row.org_unit:
             values["org_unit_id"] = self._org_unit(row.org_unit)
+            self._in_scope(cid, values["org_unit_id"])
+            known.org_unit_id = values["org_unit_id"]
         if row.custom_attributes:
             known.custom = known.custom | row.custom_attributes
             values["custom_attributes"] = known.custom
@@ -1124,14 +1158,22 @@ class _Collect:
         self.rejected = (list(fields), reason)
 
 
-def import_one(vault: Vault, kind: str, raw: Mapping[str, str | None]) -> str:
+def import_one(
+    vault: Vault,
+    kind: str,
+    raw: Mapping[str, str | None],
+    *,
+    scope_check: ScopeCheck | None = None,
+) -> str:
     """Import one row of ``kind`` (the API's writes), in its own transaction.
 
     Same validation, sealing, identity resolution and conflict rules as a file
     import.  Returns the outcome (imported, merged, updated, unchanged); a
     rejected row raises ValidationError (bad value) or ConflictError (clash).
+    Whatever ``scope_check`` raises propagates, with nothing written.
     """
     importer = _IMPORTERS[kind](vault)
+    importer.scope_check = scope_check
     items = importer.prepare([(1, dict(raw))])
     if isinstance(items[0], _Rejected):
         rejected = items[0]
