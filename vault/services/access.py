@@ -18,7 +18,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 
@@ -28,10 +28,12 @@ from vault.audit.group import GroupCommitLog
 from vault.errors import AccessDenied, NotFoundError, OutOfScope
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
-from vault.services.importing import ScopeCheck
 from vault.services.principals import PrincipalInfo
 from vault.services.runtime import Vault
 from vault.storage.tables import Customer, OrgUnit, columns
+
+if TYPE_CHECKING:
+    from vault.services.importing import ScopeCheck
 
 AUDIT_ACTIONS = {
     "customer.read": Action.READ,

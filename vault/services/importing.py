@@ -694,11 +694,14 @@ class _CustomerBatch:
         if not ids:
             return
         c = columns(Customer)
-        result = self.conn.execute(
-            sa.select(c.id, c.mobile, c.custom_attributes, c.id_number_bidx, c.org_unit_id).where(
-                c.id.in_(ids)
-            )
-        )
+        query = sa.select(c.id, c.mobile, c.custom_attributes, c.id_number_bidx, c.org_unit_id)
+        query = query.where(c.id.in_(ids))
+        if self.importer.scope_check is not None:
+            # The org unit checked must be the one the update overwrites: on PostgreSQL
+            # (READ COMMITTED) lock the rows, or a concurrent move would slip between.
+            # SQLite's write transactions already hold the database (BEGIN IMMEDIATE).
+            query = query.with_for_update()
+        result = self.conn.execute(query)
         for cid, mobile, custom, id_bidx, unit in result:
             self.known[cid] = _Known(
                 mobile=mobile, custom=dict(custom or {}), id_bidx=id_bidx, org_unit_id=unit
