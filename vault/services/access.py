@@ -194,16 +194,21 @@ class AccessService:
         self, caller: Caller, action: str, customer_id: uuid.UUID | None, org_unit: int | None
     ) -> Allowed:
         """The policy's answer for a customer in ``org_unit``; a denial is audited, then raised."""
-        decision = self.policies.decide(
+        decision = self._policy_decision(caller, action, org_unit)
+        if isinstance(decision, Denied):
+            self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
+        return decision
+
+    def _policy_decision(
+        self, caller: Caller, action: str, org_unit: int | None
+    ) -> Allowed | Denied:
+        return self.policies.decide(
             caller.principal.role,
             action,
             caller.purpose,
             principal_org_unit=caller.org_unit_id,
             customer_org_unit=org_unit,
         )
-        if isinstance(decision, Denied):
-            self._deny(caller, action, decision.reason, [customer_id] if customer_id else [])
-        return decision
 
     def _customer_org_unit(self, customer_id: uuid.UUID) -> int | None:
         c = columns(Customer)
@@ -363,13 +368,7 @@ class AccessService:
         """
 
         def check(customer_id: uuid.UUID, org_unit: int | None) -> None:
-            decision = self.policies.decide(
-                caller.principal.role,
-                action,
-                caller.purpose,
-                principal_org_unit=caller.org_unit_id,
-                customer_org_unit=org_unit,
-            )
+            decision = self._policy_decision(caller, action, org_unit)
             if isinstance(decision, Denied):
                 raise OutOfScope(decision.reason, customer_id)
 
