@@ -640,17 +640,22 @@ class _CustomerBatch:
         self._flush()
         return self.summary
 
-    def _in_scope(self, cid: uuid.UUID, org_unit_id: int | None = None) -> None:
-        """Refuse (by raising) to touch a stored customer the caller may not reach."""
+    def _in_scope(self, cid: uuid.UUID, moving_to: int | None = None) -> None:
+        """Refuse (by raising) to touch a stored customer the caller may not reach.
+
+        Asked once where a row resolves to ``cid`` (its current org unit), and
+        again only if the row would move it to another unit ``moving_to``.
+        """
         check = self.importer.scope_check
         if check is None:
             return
         known = self.known.get(cid)
         if known is None:
             raise IntegrityError(f"customer {cid} was resolved but not loaded")
-        check(cid, known.org_unit_id)
-        if org_unit_id is not None and org_unit_id != known.org_unit_id:
-            check(cid, org_unit_id)
+        if moving_to is None:
+            check(cid, known.org_unit_id)
+        elif moving_to != known.org_unit_id:
+            check(cid, moving_to)
 
     def _row(self, number: int) -> rows.CustomerRow:
         """The full parsed row, for the minority of rows that touch an existing customer."""
@@ -799,7 +804,7 @@ class _CustomerBatch:
             values["name_mobile_bidx"] = indexer.name_mobile(row.full_name, mobile)
         if row.org_unit:
             values["org_unit_id"] = self._org_unit(row.org_unit)
-            self._in_scope(cid, values["org_unit_id"])
+            self._in_scope(cid, moving_to=values["org_unit_id"])
             known.org_unit_id = values["org_unit_id"]
         if row.custom_attributes:
             known.custom = known.custom | row.custom_attributes
