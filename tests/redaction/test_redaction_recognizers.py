@@ -314,6 +314,10 @@ def test_reference_numbers_of_the_wrong_length_are_kept(found: Found, text: str)
         ("王芳来电称已寄出发票。", ["王芳"]),
         ("于先生来电。", ["于"]),
         ("客户王芳来电。后来王芳又补充了材料。", ["王芳", "王芳"]),
+        ("客户张伟手机已停机。", ["张伟"]),
+        ("投保人李娜邮箱已更新。", ["李娜"]),
+        ("客户王芳身份证已核验。", ["王芳"]),
+        ("客户刘洋卡号尾号有误。", ["刘洋"]),
     ],
 )
 def test_chinese_names_are_found_from_surname_and_context(

@@ -182,8 +182,13 @@ NAME_STOP_CHARS: frozenset[str] = frozenset(
     "告报递交提拿收寄签填补改换退续缴付赔查核审批确认知道看见听觉得愿望求示映诉理保方面已经均"
     "于今明后昨上下午早晚周月日年号时点分前后内外的地得拒同意称认为觉反馈家住在"
     "沟确协商见面核说解讨联通签办处介回答约天"
+    "手邮身卡账"
 )
-"""Characters that end a given name because they begin the next word."""
+"""Characters that end a given name because they begin the next word.
+
+The last line holds the first characters of the identifiers notes put straight
+after a name (手机, 邮箱, 身份证, 卡号, 账号): ``客户张伟手机…`` is 张伟, not 张伟手.
+"""
 
 COMMON_WORDS: frozenset[str] = frozenset(
     [
