@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
+from concurrent.futures import Future
+
+import pytest
 
 from vault.audit import (
     Action,
@@ -15,7 +19,10 @@ from vault.audit import (
     verify_log,
 )
 from vault.audit.group import GroupCommitLog
+from vault.audit.log import chain_transaction
+from vault.audit.records import RecordedEvent
 from vault.errors import AuditUnavailable
+from vault.services.access import Pending
 from vault.services.runtime import Vault
 
 
@@ -80,4 +87,49 @@ def test_when_the_commit_fails_every_waiting_request_fails_closed(vault: Vault) 
     finally:
         with vault.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
+        log.close()
+
+
+def test_submitted_events_release_held_data_only_once_committed(vault: Vault) -> None:
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
+    try:
+        pending = Pending({"name": "held"}, log.submit([_event(1)]), timeout=30)
+        assert asyncio.run(pending.released()) == {"name": "held"}
+        assert pending.result() == {"name": "held"}
+        with vault.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM audit_events").scalar() == 1
+    finally:
+        log.close()
+
+
+def test_held_data_is_never_released_when_its_event_fails_or_never_commits(vault: Vault) -> None:
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
+    with vault.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
+    try:
+        failed = Pending("secret", log.submit([_event(1)]), timeout=30)
+        with pytest.raises(AuditUnavailable):
+            failed.result()
+        with pytest.raises(AuditUnavailable):
+            asyncio.run(failed.released())
+    finally:
+        with vault.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
+        log.close()
+    never: Future[tuple[RecordedEvent, ...]] = Future()  # a commit that does not come back
+    stuck = Pending("secret", never, timeout=0.05)
+    with pytest.raises(AuditUnavailable):
+        stuck.result()
+    with pytest.raises(AuditUnavailable):
+        asyncio.run(stuck.released())
+
+
+def test_a_waiter_that_gives_up_does_not_stop_the_writer(vault: Vault) -> None:
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
+    try:
+        with chain_transaction(vault.engine):  # the writer waits for the chain until we leave
+            gone = log.submit([_event(1)])
+            assert gone.cancel()  # what asyncio does to the wrapped future of a cancelled request
+        assert log.append(_event(2)).seq == 2  # the writer answered the cancelled one and lives
+    finally:
         log.close()

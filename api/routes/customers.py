@@ -94,8 +94,10 @@ async def read_customer(
     ctx: Context,
     admitted: Annotated[Admission, Depends(admission("customer.read"))],
 ) -> dict[str, Any]:
-    # The hot path: admission and the read share one worker-thread hop (api/security.py).
-    return await admitted.run(lambda caller: ctx.access.read_customer(caller, customer_id))
+    # The hot path: admission and the read share one worker-thread hop (api/security.py);
+    # the wait for the audit commit happens here, on the event loop, not in that thread.
+    pending = await admitted.run(lambda caller: ctx.access.begin_read(caller, customer_id))
+    return await pending.released()
 
 
 @router.post("/search", response_model=SearchOut, summary="Find customers via blind indexes")

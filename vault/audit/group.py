@@ -45,15 +45,26 @@ class GroupCommitLog:
 
     def append_all(self, events: Sequence[AuditEvent]) -> tuple[RecordedEvent, ...]:
         """Block until these events are durably recorded; AuditUnavailable otherwise."""
-        self._start()
-        future: Future[tuple[RecordedEvent, ...]] = Future()
-        self._queue.put((tuple(events), future))
+        future = self.submit(events)
         try:
             return future.result(timeout=self._timeout)
         except AuditUnavailable:
             raise
         except Exception:  # a timeout, or anything the writer did not classify
             raise AuditUnavailable("the audit log could not record the event") from None
+
+    def submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
+        """Queue these events for the next commit, without waiting for it.
+
+        The future resolves once they are durable, or fails with
+        :class:`~vault.errors.AuditUnavailable`.  Whoever holds data that the
+        events cover must not release it before then (see
+        :class:`vault.services.access.Pending`).
+        """
+        self._start()
+        future: Future[tuple[RecordedEvent, ...]] = Future()
+        self._queue.put((tuple(events), future))
+        return future
 
     def close(self) -> None:
         with self._lock:
@@ -101,9 +112,13 @@ class GroupCommitLog:
                 else AuditUnavailable("the audit log could not record the event")
             )
             for _, future in submissions:
-                future.set_exception(failure)
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(failure)
             return
         offset = 0
         for submitted, future in submissions:
-            future.set_result(tuple(recorded[offset : offset + len(submitted)]))
+            # A waiter that gave up (a timed-out or disconnected request cancels its future)
+            # is not answered; its event stays recorded, which errs on the side of the audit.
+            if future.set_running_or_notify_cancel():
+                future.set_result(tuple(recorded[offset : offset + len(submitted)]))
             offset += len(submitted)

@@ -13,19 +13,22 @@ Every use case here follows the same order, which is the point of the module:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import sqlalchemy as sa
 
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
 from vault.audit.group import GroupCommitLog
-from vault.errors import AccessDenied, NotFoundError, OutOfScope
+from vault.audit.records import RecordedEvent
+from vault.errors import AccessDenied, AuditUnavailable, NotFoundError, OutOfScope
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
 from vault.services.principals import PrincipalInfo
@@ -63,6 +66,49 @@ class Caller:
     request_id: str
     org_unit_id: int | None
     """The principal's org unit as the customers table stores it (for scope checks)."""
+
+
+class Pending(Generic[T]):
+    """Shaped data held back until the audit event that covers it is durable.
+
+    The audit contract (no access without its event, fail closed) holds either
+    way you take the data out: :meth:`result` blocks the calling thread until
+    the commit, :meth:`released` lets an ``async`` caller wait without holding a
+    thread, so that the worker thread is free for the next request while the
+    group commit gathers this one's event with others.
+    """
+
+    __slots__ = ("_recorded", "_timeout", "_value")
+
+    def __init__(
+        self, value: T, recorded: Future[tuple[RecordedEvent, ...]], timeout: float
+    ) -> None:
+        self._value = value
+        self._recorded = recorded
+        self._timeout = timeout
+
+    def result(self) -> T:
+        """The data once its event is committed; AuditUnavailable if it was not."""
+        try:
+            self._recorded.result(timeout=self._timeout)
+        except AuditUnavailable:
+            raise
+        except Exception:  # a timeout, or anything the writer did not classify
+            raise AuditUnavailable("the audit log could not record the event") from None
+        return self._value
+
+    async def released(self) -> T:
+        """:meth:`result` for a coroutine: the event loop is not blocked while waiting."""
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self._recorded), self._timeout)
+        except AuditUnavailable:
+            raise
+        except Exception:
+            raise AuditUnavailable("the audit log could not record the event") from None
+        return self._value
+
+
+AUDIT_WAIT_SECONDS = 30.0
 
 
 class AccessService:
@@ -233,6 +279,10 @@ class AccessService:
 
     def read_customer(self, caller: Caller, customer_id: uuid.UUID) -> dict[str, Any]:
         """The customer 360, each field as the caller's role may see it for this purpose."""
+        return self.begin_read(caller, customer_id).result()
+
+    def begin_read(self, caller: Caller, customer_id: uuid.UUID) -> Pending[dict[str, Any]]:
+        """:meth:`read_customer`, its data held back until its audit event is committed."""
         decisions: list[Allowed] = []
 
         def authorise(org_unit: int | None) -> None:  # after the row is found, before decrypting
@@ -240,12 +290,21 @@ class AccessService:
 
         record = customer_store.read_customer(self.vault, customer_id, authorise=authorise)
         values, clear = self._shape(decisions[0], record)
-        self.audit.append(
-            self._event(
-                caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
-            )
+        event = self._event(
+            caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
-        return values
+        return Pending(values, self._submit([event]), AUDIT_WAIT_SECONDS)
+
+    def _submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
+        """Queue events for a group commit; a plain log commits them right here."""
+        if isinstance(self.audit, GroupCommitLog):
+            return self.audit.submit(events)
+        recorded: Future[tuple[RecordedEvent, ...]] = Future()
+        try:
+            recorded.set_result(self.audit.append_all(events))
+        except AuditUnavailable as failure:
+            recorded.set_exception(failure)
+        return recorded
 
     def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
         """Blind-index search; one audit event per customer returned (all or none written)."""
