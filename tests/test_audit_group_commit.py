@@ -18,7 +18,7 @@ from vault.audit import (
     signer_from_keyring,
     verify_log,
 )
-from vault.audit.group import GroupCommitLog
+from vault.audit.group import GroupCommitLog, await_durable, wait_durable
 from vault.audit.log import chain_transaction
 from vault.audit.records import RecordedEvent
 from vault.errors import AuditUnavailable
@@ -93,7 +93,7 @@ def test_when_the_commit_fails_every_waiting_request_fails_closed(vault: Vault) 
 def test_submitted_events_release_held_data_only_once_committed(vault: Vault) -> None:
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
     try:
-        pending = Pending({"name": "held"}, log.submit([_event(1)]), timeout=30)
+        pending = Pending({"name": "held"}, log.submit([_event(1)]))
         assert asyncio.run(pending.released()) == {"name": "held"}
         assert pending.result() == {"name": "held"}
         with vault.engine.connect() as conn:
@@ -107,7 +107,7 @@ def test_held_data_is_never_released_when_its_event_fails_or_never_commits(vault
     with vault.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
     try:
-        failed = Pending("secret", log.submit([_event(1)]), timeout=30)
+        failed = Pending("secret", log.submit([_event(1)]))
         with pytest.raises(AuditUnavailable):
             failed.result()
         with pytest.raises(AuditUnavailable):
@@ -117,11 +117,10 @@ def test_held_data_is_never_released_when_its_event_fails_or_never_commits(vault
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
         log.close()
     never: Future[tuple[RecordedEvent, ...]] = Future()  # a commit that does not come back
-    stuck = Pending("secret", never, timeout=0.05)
     with pytest.raises(AuditUnavailable):
-        stuck.result()
+        wait_durable(never, timeout=0.05)  # what Pending.result waits on
     with pytest.raises(AuditUnavailable):
-        asyncio.run(stuck.released())
+        asyncio.run(await_durable(never, timeout=0.05))  # and Pending.released
 
 
 def test_a_waiter_that_gives_up_does_not_stop_the_writer(vault: Vault) -> None:
@@ -133,3 +132,18 @@ def test_a_waiter_that_gives_up_does_not_stop_the_writer(vault: Vault) -> None:
         assert log.append(_event(2)).seq == 2  # the writer answered the cancelled one and lives
     finally:
         log.close()
+
+
+def test_a_plain_log_commits_a_submission_at_once_and_settles_its_outcome(vault: Vault) -> None:
+    log = AuditLog(vault.engine, signer_from_keyring(vault.keyring))
+    done = log.submit([_event(1)])
+    assert done.done()  # committed before submit returned
+    assert [r.seq for r in done.result()] == [1]
+    with vault.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
+    try:
+        with pytest.raises(AuditUnavailable):
+            Pending("secret", log.submit([_event(2)])).result()
+    finally:
+        with vault.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")

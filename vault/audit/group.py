@@ -12,6 +12,7 @@ all-or-nothing because it is never split.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Sequence
@@ -23,12 +24,40 @@ from vault.audit.records import RecordedEvent
 from vault.errors import AuditUnavailable
 
 _STOP = object()
+WAIT_SECONDS = 30.0
+"""How long a request waits for the commit holding its event before it fails closed."""
+
+
+def wait_durable(
+    recorded: Future[tuple[RecordedEvent, ...]], timeout: float = WAIT_SECONDS
+) -> tuple[RecordedEvent, ...]:
+    """Block until a submission is committed; AuditUnavailable if it failed or timed out."""
+    try:
+        return recorded.result(timeout=timeout)
+    except AuditUnavailable:
+        raise
+    except Exception:  # a timeout, or anything the writer did not classify
+        raise AuditUnavailable("the audit log could not record the event") from None
+
+
+async def await_durable(
+    recorded: Future[tuple[RecordedEvent, ...]], timeout: float = WAIT_SECONDS
+) -> tuple[RecordedEvent, ...]:
+    """:func:`wait_durable` for a coroutine: the event loop is not blocked while waiting."""
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(recorded), timeout)
+    except AuditUnavailable:
+        raise
+    except Exception:
+        raise AuditUnavailable("the audit log could not record the event") from None
 
 
 class GroupCommitLog:
     """``append``/``append_all`` with the same contract as :class:`AuditLog`, batched."""
 
-    def __init__(self, log: AuditLog, *, max_batch: int = 256, timeout: float = 30.0) -> None:
+    def __init__(
+        self, log: AuditLog, *, max_batch: int = 256, timeout: float = WAIT_SECONDS
+    ) -> None:
         self._log = log
         self._max_batch = max_batch
         self._timeout = timeout
@@ -45,21 +74,15 @@ class GroupCommitLog:
 
     def append_all(self, events: Sequence[AuditEvent]) -> tuple[RecordedEvent, ...]:
         """Block until these events are durably recorded; AuditUnavailable otherwise."""
-        future = self.submit(events)
-        try:
-            return future.result(timeout=self._timeout)
-        except AuditUnavailable:
-            raise
-        except Exception:  # a timeout, or anything the writer did not classify
-            raise AuditUnavailable("the audit log could not record the event") from None
+        return wait_durable(self.submit(events), self._timeout)
 
     def submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
         """Queue these events for the next commit, without waiting for it.
 
         The future resolves once they are durable, or fails with
         :class:`~vault.errors.AuditUnavailable`.  Whoever holds data that the
-        events cover must not release it before then (see
-        :class:`vault.services.access.Pending`).
+        events cover must not release it before then (:func:`wait_durable`,
+        :func:`await_durable`).
         """
         self._start()
         future: Future[tuple[RecordedEvent, ...]] = Future()

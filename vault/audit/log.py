@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -138,6 +139,20 @@ class AuditLog:
                 return self._write(conn, events)
         except Exception as exc:
             raise _unavailable(exc) from None
+
+    def submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
+        """:meth:`append_all` now, its outcome as an already settled future.
+
+        The same interface as :meth:`GroupCommitLog.submit
+        <vault.audit.group.GroupCommitLog.submit>`, so that a use case holding data
+        back until its event is durable need not know which log it has.
+        """
+        recorded: Future[tuple[RecordedEvent, ...]] = Future()
+        try:
+            recorded.set_result(self.append_all(events))
+        except AuditUnavailable as failure:
+            recorded.set_exception(failure)
+        return recorded
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the current head now (e.g. before exporting it).

@@ -13,7 +13,6 @@ Every use case here follows the same order, which is the point of the module:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import uuid
@@ -26,9 +25,9 @@ import sqlalchemy as sa
 
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
-from vault.audit.group import GroupCommitLog
+from vault.audit.group import GroupCommitLog, await_durable, wait_durable
 from vault.audit.records import RecordedEvent
-from vault.errors import AccessDenied, AuditUnavailable, NotFoundError, OutOfScope
+from vault.errors import AccessDenied, NotFoundError, OutOfScope
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
 from vault.services.principals import PrincipalInfo
@@ -78,37 +77,21 @@ class Pending(Generic[T]):
     group commit gathers this one's event with others.
     """
 
-    __slots__ = ("_recorded", "_timeout", "_value")
+    __slots__ = ("_recorded", "_value")
 
-    def __init__(
-        self, value: T, recorded: Future[tuple[RecordedEvent, ...]], timeout: float
-    ) -> None:
+    def __init__(self, value: T, recorded: Future[tuple[RecordedEvent, ...]]) -> None:
         self._value = value
         self._recorded = recorded
-        self._timeout = timeout
 
     def result(self) -> T:
         """The data once its event is committed; AuditUnavailable if it was not."""
-        try:
-            self._recorded.result(timeout=self._timeout)
-        except AuditUnavailable:
-            raise
-        except Exception:  # a timeout, or anything the writer did not classify
-            raise AuditUnavailable("the audit log could not record the event") from None
+        wait_durable(self._recorded)
         return self._value
 
     async def released(self) -> T:
         """:meth:`result` for a coroutine: the event loop is not blocked while waiting."""
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(self._recorded), self._timeout)
-        except AuditUnavailable:
-            raise
-        except Exception:
-            raise AuditUnavailable("the audit log could not record the event") from None
+        await await_durable(self._recorded)
         return self._value
-
-
-AUDIT_WAIT_SECONDS = 30.0
 
 
 class AccessService:
@@ -293,18 +276,7 @@ class AccessService:
         event = self._event(
             caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
-        return Pending(values, self._submit([event]), AUDIT_WAIT_SECONDS)
-
-    def _submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
-        """Queue events for a group commit; a plain log commits them right here."""
-        if isinstance(self.audit, GroupCommitLog):
-            return self.audit.submit(events)
-        recorded: Future[tuple[RecordedEvent, ...]] = Future()
-        try:
-            recorded.set_result(self.audit.append_all(events))
-        except AuditUnavailable as failure:
-            recorded.set_exception(failure)
-        return recorded
+        return Pending(values, self.audit.submit([event]))
 
     def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
         """Blind-index search; one audit event per customer returned (all or none written)."""
