@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 
@@ -147,3 +148,23 @@ def test_a_plain_log_commits_a_submission_at_once_and_settles_its_outcome(vault:
     finally:
         with vault.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
+
+
+def test_an_idle_log_commits_at_once_and_a_busy_one_gathers_submissions(vault: Vault) -> None:
+    gather = 0.5
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), gather=gather)
+    try:
+        started = time.monotonic()
+        alone = wait_durable(log.submit([_event(1)]))  # nothing committed lately: no delay
+        assert time.monotonic() - started < gather / 2
+        second = log.submit([_event(2)])  # right after a commit: the writer waits for company
+        time.sleep(gather / 5)
+        third = log.submit([_event(3)])
+        together = wait_durable(second) + wait_durable(third)
+        # One transaction reads the clock once: the same time means the same commit.
+        assert together[0].occurred_at == together[1].occurred_at != alone[0].occurred_at
+        assert [r.seq for r in alone + together] == [1, 2, 3]
+    finally:
+        log.close()
+    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+    assert report.ok

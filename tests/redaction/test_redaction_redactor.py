@@ -183,3 +183,11 @@ def test_a_spacy_model_that_is_not_installed_falls_back_to_blank_and_says_so() -
         "lang": "en",
         "log_level": "warning",
     } in logs
+
+
+def test_warming_builds_the_engine_before_the_first_text() -> None:
+    fresh = Redactor()
+    assert not fresh.loaded
+    fresh.warm()  # what the API does before it freezes long-lived objects (api/context.py)
+    assert fresh.loaded
+    assert fresh.redact(NOTE_ZH).text == "客户<PERSON>来电，手机<MOBILE>，邮箱<EMAIL>谢谢。"

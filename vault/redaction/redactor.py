@@ -34,6 +34,11 @@ from vault.redaction.text import detect_language
 LANGUAGES = ("en", "zh")
 MIN_SCORE = 0.5
 
+_WARM_UP = {
+    "en": "Write to help@example.com or see https://www.example.com/claims",
+    "zh": "请发邮件至 help@example.com 或访问 https://www.example.com/claims",
+}
+"""Synthetic texts (no one's data) that touch every lazily built part, per language."""
 _PRIORITY = {t: i for i, t in enumerate(EntityType)}
 """Tie-break between types for the same span: earlier in EntityType wins."""
 
@@ -101,6 +106,17 @@ class Redactor:
                     self._engine = self._build()
                 engine = self._engine
         return engine
+
+    def warm(self) -> None:
+        """Build the analyzer and what its recognizers build on first use, before any request.
+
+        Some parts are made lazily on the first text that needs them (the public
+        suffix trie behind the e-mail and URL recognizers, per language), which
+        would otherwise cost the first request that meets them, and would be
+        born after a server froze its long-lived objects (``gc.freeze``).
+        """
+        for lang in self.languages:
+            self.redact(_WARM_UP.get(lang, _WARM_UP["en"]), lang=lang)
 
     def _build(self) -> AnalyzerEngine:
         nlp = OfflineSpacyNlpEngine(self.languages, self._spacy_models)
