@@ -44,6 +44,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "and `X-Purpose`; every access is written to a tamper-evident audit log."
         ),
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans, metrics and logs are off, whatever providers
+        # or FASTAPI_OTEL_AUTO_CONFIGURE the environment sets: its logs record
+        # validation failures "including the original input values" and exception
+        # messages, which here can be ID numbers on their way to a 422, and nothing it
+        # exports passes through the vault's PII scrubber (vault/logs.py).
+        telemetry={
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        },
     )
     problems.install(app)
     app.add_middleware(VaultMiddleware, max_body_bytes=MAX_BODY_BYTES)

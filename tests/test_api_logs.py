@@ -18,6 +18,9 @@ logs, so a scan that reads nothing (or the wrong stream) fails.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -274,3 +277,52 @@ def test_the_scan_finds_a_seeded_value_in_any_spelling(blob: bytes) -> None:
     """The scanner itself must be able to fail: raw, JSON-escaped and +86 forms are caught."""
     with pytest.raises(AssertionError, match="reached the logs"):
         assert_no_seeded_value(blob)
+
+
+_TELEMETRY_PROBE = """
+import asyncio, httpx
+from opentelemetry import trace
+
+started = []
+
+class CountingTracer(trace.NoOpTracer):
+    def start_span(self, name, *args, **kwargs):
+        started.append(name)
+        return super().start_span(name, *args, **kwargs)
+
+    def start_as_current_span(self, name, *args, **kwargs):
+        started.append(name)
+        return super().start_as_current_span(name, *args, **kwargs)
+
+class CountingProvider(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        return CountingTracer()
+
+trace.set_tracer_provider(CountingProvider())
+from api.app import create_app
+
+async def main():
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://vault") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/openapi.json")).status_code == 200
+
+asyncio.run(main())
+print(len(started))
+"""
+
+
+def test_fastapi_telemetry_stays_off_even_with_a_provider_and_auto_configure() -> None:
+    # A process-wide tracer provider is global state: probe it in a child process.
+    env = {**os.environ, "FASTAPI_OTEL_AUTO_CONFIGURE": "true"}
+    probe = subprocess.run(
+        [sys.executable, "-c", _TELEMETRY_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert probe.stdout.strip() == "0"  # without the app's telemetry setting: 7 spans

@@ -168,3 +168,17 @@ def test_an_idle_log_commits_at_once_and_a_busy_one_gathers_submissions(vault: V
         log.close()
     report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
     assert report.ok
+
+
+def test_held_data_waits_as_long_as_the_log_it_was_submitted_to_says(vault: Vault) -> None:
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), timeout=0.2)
+    assert log.wait_seconds == 0.2
+    try:
+        with chain_transaction(vault.engine):  # the commit cannot happen while we hold the chain
+            held = Pending("secret", log.submit([_event(1)]), log.wait_seconds)
+            started = time.monotonic()
+            with pytest.raises(AuditUnavailable):
+                held.result()
+            assert time.monotonic() - started < 5  # the log's 0.2 s, not the default 30 s
+    finally:
+        log.close()

@@ -30,13 +30,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 from vault.audit.events import AuditEvent
-from vault.audit.log import AuditLog
+from vault.audit.log import WAIT_SECONDS, AuditLog
 from vault.audit.records import RecordedEvent
 from vault.errors import AuditUnavailable
 
 _STOP = object()
-WAIT_SECONDS = 30.0
-"""How long a request waits for the commit holding its event before it fails closed."""
 GATHER_SECONDS = 0.005
 """How long a busy writer collects submissions before committing (see the module docstring)."""
 
@@ -87,6 +85,11 @@ class GroupCommitLog:
     @property
     def public_key(self) -> bytes:
         return self._log.public_key
+
+    @property
+    def wait_seconds(self) -> float:
+        """How long a holder of data should wait for a submission's commit (``timeout``)."""
+        return self._timeout
 
     def append(self, event: AuditEvent) -> RecordedEvent:
         return self.append_all([event])[0]

@@ -56,6 +56,8 @@ Clock = Callable[[], dt.datetime]
 CHAIN_LOCK_KEY = 0x6364765F61756474
 """The PostgreSQL advisory lock that serialises appends ("cdv_audt" as a big-endian int64)."""
 DEFAULT_CHECKPOINT_EVERY = 100
+WAIT_SECONDS = 30.0
+"""How long a request waits for the commit holding its event before it fails closed."""
 
 
 def utc_now() -> dt.datetime:
@@ -89,6 +91,9 @@ def chain_head(conn: Connection) -> tuple[int, bytes]:
 
 class AuditLog:
     """The append side of the audit log, bound to one database and one signing key."""
+
+    wait_seconds = WAIT_SECONDS
+    """How long a holder of data waits for a submission (here settled before ``submit`` returns)."""
 
     def __init__(
         self,

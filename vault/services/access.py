@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
 from vault.audit.group import GroupCommitLog, await_durable, wait_durable
+from vault.audit.log import WAIT_SECONDS
 from vault.audit.records import RecordedEvent
 from vault.errors import AccessDenied, NotFoundError, OutOfScope
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
@@ -77,20 +78,26 @@ class Pending(Generic[T]):
     group commit gathers this one's event with others.
     """
 
-    __slots__ = ("_recorded", "_value")
+    __slots__ = ("_recorded", "_timeout", "_value")
 
-    def __init__(self, value: T, recorded: Future[tuple[RecordedEvent, ...]]) -> None:
+    def __init__(
+        self,
+        value: T,
+        recorded: Future[tuple[RecordedEvent, ...]],
+        timeout: float = WAIT_SECONDS,
+    ) -> None:
         self._value = value
         self._recorded = recorded
+        self._timeout = timeout
 
     def result(self) -> T:
-        """The data once its event is committed; AuditUnavailable if it was not."""
-        wait_durable(self._recorded)
+        """The data once its event is committed; AuditUnavailable if it was not in time."""
+        wait_durable(self._recorded, self._timeout)
         return self._value
 
     async def released(self) -> T:
         """:meth:`result` for a coroutine: the event loop is not blocked while waiting."""
-        await await_durable(self._recorded)
+        await await_durable(self._recorded, self._timeout)
         return self._value
 
 
@@ -276,7 +283,7 @@ class AccessService:
         event = self._event(
             caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
-        return Pending(values, self.audit.submit([event]))
+        return Pending(values, self.audit.submit([event]), self.audit.wait_seconds)
 
     def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
         """Blind-index search; one audit event per customer returned (all or none written)."""
