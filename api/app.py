@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.context import AppContext
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging()  # every worker process: JSON lines through the PII scrubber
         context = AppContext.open(settings or Settings.resolve())
+        # The redactor takes about a second to load; loaded here, in a worker thread before
+        # the first request, it cannot stall the event loop (where SQLite reads run) later.
+        await run_in_threadpool(context.redactor)
         app.state.context = context
         try:
             yield

@@ -64,7 +64,7 @@ class AppContext:
         return context
 
     def redactor(self) -> Any:
-        """The presidio-based redactor, built on first use (it takes seconds to load).
+        """The presidio-based redactor, built once (it takes about a second to load).
 
         Wrapped in a cache of recent answers (``VAULT_REDACTION_CACHE`` entries):
         a customer's notes are read again and again while a case is open.
@@ -79,6 +79,7 @@ class AppContext:
                 # presidio, spaCy and tldextract leave a few hundred thousand objects that
                 # live as long as the process; without this, every full collection walks
                 # them all (measured: 90-100 ms stalls, the read benchmark's p99).
+                gc.collect()  # what loading left as garbage is not kept for ever
                 gc.freeze()
                 entries = self.settings.redaction_cache
                 self._redactor = CachedRedactor(engine, max_entries=entries)

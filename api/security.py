@@ -17,6 +17,7 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
+from vault.audit.group import Ticket
 from vault.errors import AuthenticationError, PurposeRequired
 from vault.services.access import Caller
 from vault.services.principals import PrincipalInfo, authenticate
@@ -85,10 +86,11 @@ def _admit(
     action: str,
     authorization: str | None,
     x_purpose: str | None,
+    ticket: Ticket | None = None,
 ) -> Caller:
     who = _principal(ctx, authorization)
     why = _purpose(x_purpose)
-    caller = ctx.access.caller(who, why, request.state.request_id)
+    caller = ctx.access.caller(who, why, request.state.request_id, ticket)
     ctx.access.check(caller, action, _customer_in_path(request))
     return caller
 
@@ -97,7 +99,7 @@ T = TypeVar("T")
 
 
 class Admission:
-    """A request's credentials, to be checked in the same worker thread as the use case.
+    """A request's credentials, to be checked where the use case runs (loop or worker thread).
 
     :func:`permission` is a synchronous dependency, so FastAPI runs it in a
     thread-pool hop of its own before the (synchronous) route's hop; on the
@@ -132,13 +134,16 @@ class Admission:
 
         def admitted() -> T:
             caller = _admit(
-                self._request, self._ctx, self._action, self._authorization, self._purpose
+                self._request, self._ctx, self._action, self._authorization, self._purpose, ticket
             )
             return use_case(caller)
 
-        if self._ctx.inline_reads:
-            return admitted()
-        return await run_in_threadpool(admitted)
+        # The request will submit an audit event (a read's, or a denial's): a busy
+        # group-commit writer waits for it rather than commit without it.
+        with self._ctx.audit.expect() as ticket:
+            if self._ctx.inline_reads:
+                return admitted()
+            return await run_in_threadpool(admitted)
 
 
 def admission(action: str) -> Callable[..., Awaitable[Admission]]:

@@ -325,4 +325,4 @@ def test_fastapi_telemetry_stays_off_even_with_a_provider_and_auto_configure() -
         check=False,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
-    assert probe.stdout.strip() == "0"  # without the app's telemetry setting: 7 spans
+    assert probe.stdout.strip() == "0"  # without the app's telemetry setting: several spans

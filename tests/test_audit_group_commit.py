@@ -150,20 +150,38 @@ def test_a_plain_log_commits_a_submission_at_once_and_settles_its_outcome(vault:
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
 
 
-def test_an_idle_log_commits_at_once_and_a_busy_one_gathers_submissions(vault: Vault) -> None:
-    gather = 0.5
+def test_without_announced_requests_every_submission_is_committed_at_once(vault: Vault) -> None:
+    gather = 2.0
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), gather=gather)
     try:
         started = time.monotonic()
-        alone = wait_durable(log.submit([_event(1)]))  # nothing committed lately: no delay
-        assert time.monotonic() - started < gather / 2
-        second = log.submit([_event(2)])  # right after a commit: the writer waits for company
-        time.sleep(gather / 5)
-        third = log.submit([_event(3)])
+        for n in range(5):  # one client, one request after another: never held back
+            wait_durable(log.submit([_event(n)]))
+        assert time.monotonic() - started < gather  # five gathers would take 10 s
+    finally:
+        log.close()
+
+
+def test_a_busy_log_waits_for_announced_submissions_and_commits_them_together(
+    vault: Vault,
+) -> None:
+    gather = 0.5
+    log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), gather=gather)
+    try:
+        alone = wait_durable(log.submit([_event(1)]))
+        with log.expect() as coming:  # another request is on its way to submitting
+            second = log.submit([_event(2)])
+            time.sleep(gather / 5)
+            third = log.submit([_event(3)], coming)
         together = wait_durable(second) + wait_durable(third)
         # One transaction reads the clock once: the same time means the same commit.
         assert together[0].occurred_at == together[1].occurred_at != alone[0].occurred_at
         assert [r.seq for r in alone + together] == [1, 2, 3]
+        with log.expect():  # a request that ends without submitting (a 401, a 404) ...
+            pass
+        started = time.monotonic()
+        wait_durable(log.submit([_event(4)]))  # ... holds nobody back afterwards
+        assert time.monotonic() - started < gather
     finally:
         log.close()
     report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))

@@ -94,8 +94,9 @@ async def read_customer(
     ctx: Context,
     admitted: Annotated[Admission, Depends(admission("customer.read"))],
 ) -> dict[str, Any]:
-    # The hot path: admission and the read share one worker-thread hop (api/security.py);
-    # the wait for the audit commit happens here, on the event loop, not in that thread.
+    # The hot path: admission and the read run together, on the event loop on SQLite or in
+    # one worker-thread hop on PostgreSQL (api/security.py); the wait for the audit commit
+    # happens here, awaited, so neither the loop nor a thread is held while it commits.
     pending = await admitted.run(lambda caller: ctx.access.begin_read(caller, customer_id))
     return await pending.released()
 

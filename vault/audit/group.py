@@ -8,14 +8,15 @@ with its own recorded events.  Durability is unchanged: nobody is answered
 before the commit that holds their event.
 
 Under load the writer also *waits* a little for company, as PostgreSQL's
-``commit_delay`` does: when a submission arrives less than ``gather`` seconds
-after the previous commit ended, the writer keeps collecting for up to
-``gather`` more before it commits.  A commit's cost is almost all fixed (the
-transaction, the chain head, the fsync: measured at 0.55 ms of CPU for one
-event and 0.09 ms per event for sixteen), so on a busy server a few
-milliseconds of waiting buys several times fewer commits and frees CPU for the
-requests themselves.  A submission that finds the log quiet is committed at
-once: an idle vault answers without the delay.  A failed commit fails every
+``commit_delay`` does when ``commit_siblings`` transactions are active: a
+request that will submit soon takes a :class:`Ticket` (:meth:`GroupCommitLog.expect`)
+when it starts, and when a ticket is outstanding as a batch begins the writer
+keeps collecting for up to ``gather`` seconds before it commits.  A commit's cost
+is almost all fixed (the transaction, the chain head, the fsync: measured at
+0.55 ms of CPU for one event and 0.09 ms per event for sixteen), so on a busy
+server a few milliseconds of waiting buys several times fewer commits and
+frees CPU for the requests themselves.  With no ticket outstanding (one
+client, one request at a time) a submission is committed at once.  A failed commit fails every
 request in it (fail closed); a submission of several events (a search) stays
 all-or-nothing because it is never split.
 """
@@ -78,6 +79,7 @@ class GroupCommitLog:
         self._max_batch = max_batch
         self._timeout = timeout
         self._gather = gather
+        self._expected = 0
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -98,7 +100,19 @@ class GroupCommitLog:
         """Block until these events are durably recorded; AuditUnavailable otherwise."""
         return wait_durable(self.submit(events), self._timeout)
 
-    def submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
+    def expect(self) -> Ticket:
+        """Announce a submission to come, so that a busy writer waits for it (see the module)."""
+        with self._lock:
+            self._expected += 1
+        return Ticket(self)
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._expected -= 1
+
+    def submit(
+        self, events: Sequence[AuditEvent], ticket: Ticket | None = None
+    ) -> Future[tuple[RecordedEvent, ...]]:
         """Queue these events for the next commit, without waiting for it.
 
         The future resolves once they are durable, or fails with
@@ -107,6 +121,8 @@ class GroupCommitLog:
         :func:`await_durable`).
         """
         self._start()
+        if ticket is not None:
+            ticket.close()  # before the put: the writer must not wait for this one
         future: Future[tuple[RecordedEvent, ...]] = Future()
         self._queue.put((tuple(events), future))
         return future
@@ -127,22 +143,20 @@ class GroupCommitLog:
                 self._thread.start()
 
     def _run(self) -> None:
-        last_commit = -float("inf")
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
-            arrived = time.monotonic()
-            busy = arrived - last_commit < self._gather
-            self._commit(self._batch(first, arrived + self._gather if busy else arrived))
-            last_commit = time.monotonic()
+            busy = self._expected > 0  # someone else is on the way: wait for company
+            self._commit(self._batch(first, time.monotonic() + (self._gather if busy else 0.0)))
 
     def _batch(self, first: object, until: float) -> list[object]:
         """``first`` and what else is queued, waiting for more until ``until`` (monotonic)."""
         batch = [first]
         while len(batch) < self._max_batch:
+            wait = until - time.monotonic()
             try:
-                item = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+                item = self._queue.get(timeout=max(0.0, wait))
             except queue.Empty:
                 break
             if item is _STOP:
@@ -175,3 +189,28 @@ class GroupCommitLog:
             if future.set_running_or_notify_cancel():
                 future.set_result(tuple(recorded[offset : offset + len(submitted)]))
             offset += len(submitted)
+
+
+class Ticket:
+    """A request's promise to submit soon; settled by that submission or by :meth:`close`.
+
+    Close it in a ``finally`` (or use it as a context manager): a request that
+    fails before it submits anything must not keep the writer waiting.
+    """
+
+    __slots__ = ("_log", "_open")
+
+    def __init__(self, log: GroupCommitLog) -> None:
+        self._log = log
+        self._open = True
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._log._settle()
+
+    def __enter__(self) -> Ticket:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -145,8 +145,10 @@ class AuditLog:
         except Exception as exc:
             raise _unavailable(exc) from None
 
-    def submit(self, events: Sequence[AuditEvent]) -> Future[tuple[RecordedEvent, ...]]:
-        """:meth:`append_all` now, its outcome as an already settled future.
+    def submit(
+        self, events: Sequence[AuditEvent], ticket: object | None = None
+    ) -> Future[tuple[RecordedEvent, ...]]:
+        """:meth:`append_all` now, its outcome as an already settled future (``ticket`` unused).
 
         The same interface as :meth:`GroupCommitLog.submit
         <vault.audit.group.GroupCommitLog.submit>`, so that a use case holding data

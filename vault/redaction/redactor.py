@@ -35,8 +35,8 @@ LANGUAGES = ("en", "zh")
 MIN_SCORE = 0.5
 
 _WARM_UP = {
-    "en": "Write to help@example.com or see https://www.example.com/claims",
-    "zh": "请发邮件至 help@example.com 或访问 https://www.example.com/claims",
+    "en": "Write to help@example.com, call +86 138 0000 0000 or see https://www.example.com/a",
+    "zh": "请发邮件至 help@example.com，致电 +86 13800000000，或访问 https://www.example.com/a",
 }
 """Synthetic texts (no one's data) that touch every lazily built part, per language."""
 _PRIORITY = {t: i for i, t in enumerate(EntityType)}
@@ -111,7 +111,7 @@ class Redactor:
         """Build the analyzer and what its recognizers build on first use, before any request.
 
         Some parts are made lazily on the first text that needs them (the public
-        suffix trie behind the e-mail and URL recognizers, per language), which
+        suffix trie behind the e-mail and URL recognizers, the phone metadata, per language), which
         would otherwise cost the first request that meets them, and would be
         born after a server froze its long-lived objects (``gc.freeze``).
         """

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from vault.audit import Action, AuditEvent, AuditLog, Outcome
 from vault.audit import access_report as audit_access_report
-from vault.audit.group import GroupCommitLog, await_durable, wait_durable
+from vault.audit.group import GroupCommitLog, Ticket, await_durable, wait_durable
 from vault.audit.log import WAIT_SECONDS
 from vault.audit.records import RecordedEvent
 from vault.errors import AccessDenied, NotFoundError, OutOfScope
@@ -66,6 +66,8 @@ class Caller:
     request_id: str
     org_unit_id: int | None
     """The principal's org unit as the customers table stores it (for scope checks)."""
+    ticket: Ticket | None = None
+    """The request's announced audit submission (:meth:`GroupCommitLog.expect`), if any."""
 
 
 class Pending(Generic[T]):
@@ -119,7 +121,13 @@ class AccessService:
 
     # --- callers ----------------------------------------------------------------------
 
-    def caller(self, principal: PrincipalInfo, purpose: str | None, request_id: str) -> Caller:
+    def caller(
+        self,
+        principal: PrincipalInfo,
+        purpose: str | None,
+        request_id: str,
+        ticket: Ticket | None = None,
+    ) -> Caller:
         org_unit_id = principal.org_unit_id
         if principal.org_unit is not None and org_unit_id is None:
             with self.vault.reader.connect() as conn:
@@ -127,7 +135,7 @@ class AccessService:
                 org_unit_id = conn.execute(
                     sa.select(unit.id).where(unit.code == principal.org_unit)
                 ).scalar()
-        return Caller(principal, purpose, request_id, org_unit_id)
+        return Caller(principal, purpose, request_id, org_unit_id, ticket)
 
     def check(
         self,
@@ -215,9 +223,10 @@ class AccessService:
     def _deny(
         self, caller: Caller, action: str, reason: str, customer_ids: Sequence[uuid.UUID] = ()
     ) -> NoReturn:
-        self.audit.append(
-            self._event(caller, action, Outcome.DENIED, customer_ids=customer_ids, reason=reason)
+        event = self._event(
+            caller, action, Outcome.DENIED, customer_ids=customer_ids, reason=reason
         )
+        wait_durable(self.audit.submit([event], caller.ticket), self.audit.wait_seconds)
         raise AccessDenied(reason)
 
     def _decide(self, caller: Caller, action: str, customer_id: uuid.UUID) -> Allowed:
@@ -283,7 +292,7 @@ class AccessService:
         event = self._event(
             caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
-        return Pending(values, self.audit.submit([event]), self.audit.wait_seconds)
+        return Pending(values, self.audit.submit([event], caller.ticket), self.audit.wait_seconds)
 
     def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
         """Blind-index search; one audit event per customer returned (all or none written)."""
