@@ -23,8 +23,13 @@ from vault.audit.group import GroupCommitLog, await_durable, wait_durable
 from vault.audit.log import chain_transaction
 from vault.audit.records import RecordedEvent
 from vault.errors import AuditUnavailable
-from vault.services.access import Pending
+from vault.policy import load_policies
+from vault.services.access import AccessService, Pending
+from vault.services.customers import find_customers
+from vault.services.importing import import_one
+from vault.services.principals import PrincipalInfo
 from vault.services.runtime import Vault
+from vault.settings import PACKAGED_POLICIES
 
 
 def _event(n: int) -> AuditEvent:
@@ -188,12 +193,21 @@ def test_a_busy_log_waits_for_announced_submissions_and_commits_them_together(
     assert report.ok
 
 
-def test_held_data_waits_as_long_as_the_log_it_was_submitted_to_says(vault: Vault) -> None:
+def test_a_held_read_waits_as_long_as_its_audit_log_says(vault: Vault) -> None:
+    import_one(
+        vault,
+        "customers",
+        {"source_system": "crm", "source_id": "T1", "full_name": "赵敏", "mobile": "13700001234"},
+    )
+    (customer_id,) = find_customers(vault, "mobile", "13700001234")
+    policies = load_policies(PACKAGED_POLICIES / "roles.yaml")
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), timeout=0.2)
-    assert log.wait_seconds == 0.2
+    access = AccessService(vault, policies, log)
+    who = PrincipalInfo(uuid.uuid4(), "svc-claims", "service", "claims_adjuster", None, False)
+    caller = access.caller(who, "claims_processing", "req-held")
     try:
         with chain_transaction(vault.engine):  # the commit cannot happen while we hold the chain
-            held = Pending("secret", log.submit([_event(1)]), log.wait_seconds)
+            held = access.begin_read(caller, customer_id)
             started = time.monotonic()
             with pytest.raises(AuditUnavailable):
                 held.result()
