@@ -7,18 +7,20 @@ submissions), appends it in one transaction and wakes each waiting request
 with its own recorded events.  Durability is unchanged: nobody is answered
 before the commit that holds their event.
 
+A failed commit fails every request in it (fail closed); a submission of
+several events (a search) stays all-or-nothing because it is never split.
+
 Under load the writer also *waits* a little for company, as PostgreSQL's
-``commit_delay`` does when ``commit_siblings`` transactions are active: a
-request that will submit soon takes a :class:`Ticket` (:meth:`GroupCommitLog.expect`)
-when it starts, and when a ticket is outstanding as a batch begins the writer
-keeps collecting for up to ``gather`` seconds before it commits.  A commit's cost
-is almost all fixed (the transaction, the chain head, the fsync: measured at
-0.55 ms of CPU for one event and 0.09 ms per event for sixteen), so on a busy
-server a few milliseconds of waiting buys several times fewer commits and
-frees CPU for the requests themselves.  With no ticket outstanding (one
-client, one request at a time) a submission is committed at once.  A failed commit fails every
-request in it (fail closed); a submission of several events (a search) stays
-all-or-nothing because it is never split.
+``commit_delay`` does when ``commit_siblings`` transactions are active.  A
+request that will submit soon takes a :class:`Ticket`
+(:meth:`GroupCommitLog.expect`) when it starts; when a ticket is outstanding
+as a batch begins, the writer keeps collecting for up to ``gather`` seconds
+before it commits.  A commit's cost is almost all fixed (the transaction, the
+chain head, the fsync: measured at 0.55 ms of CPU for one event and 0.09 ms
+per event for sixteen), so on a busy server a few milliseconds of waiting buys
+several times fewer commits and frees CPU for the requests themselves.  With
+no ticket outstanding (one client, one request at a time) a submission is
+committed at once.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class GroupCommitLog:
             first = self._queue.get()
             if first is _STOP:
                 return
-            busy = self._expected > 0  # someone else is on the way: wait for company
+            busy = self._expected > 0  # someone is on the way (an int read needs no lock)
             self._commit(self._batch(first, time.monotonic() + (self._gather if busy else 0.0)))
 
     def _batch(self, first: object, until: float) -> list[object]:
