@@ -111,9 +111,10 @@ class Redactor:
         """Build the analyzer and what its recognizers build on first use, before any request.
 
         Some parts are made lazily on the first text that needs them (the public
-        suffix trie behind the e-mail and URL recognizers, the phone metadata, per language), which
-        would otherwise cost the first request that meets them, and would be
-        born after a server froze its long-lived objects (``gc.freeze``).
+        suffix trie behind the e-mail and URL recognizers, the phone metadata, per
+        language), which would otherwise cost the first request that meets them,
+        and would be born after a server froze its long-lived objects
+        (``gc.freeze``).
         """
         for lang in self.languages:
             self.redact(_WARM_UP.get(lang, _WARM_UP["en"]), lang=lang)
