@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from vault.audit.group import GroupCommitLog
 from vault.policy import Policies, load_policies
 from vault.policy.export_profiles import FILE_NAME as EXPORTS_FILE
 from vault.policy.export_profiles import ExportProfiles, load_export_profiles
+from vault.redaction.stored import StoredRedactions, text_of
 from vault.services.access import AccessService, Redact
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
@@ -30,6 +30,7 @@ class AppContext:
     inline_reads: bool = False
     """Run the 360 read on the event loop instead of a worker thread (SQLite; see below)."""
     _redactor: Any = None
+    _stored: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -60,7 +61,13 @@ class AppContext:
             # PostgreSQL reads wait on the network, so they keep their worker thread.
             inline_reads=is_sqlite(vault.reader),
         )
-        context.access = AccessService(vault, policies, audit, redact=context.redact_function)
+        context.access = AccessService(
+            vault,
+            policies,
+            audit,
+            redact=context.redact_function,
+            stored_redactions=context.stored_redactions,
+        )
         return context
 
     def redactor(self) -> Any:
@@ -86,12 +93,15 @@ class AppContext:
             return self._redactor
 
     def redact_function(self) -> Redact:
+        return text_of(self.redactor())
+
+    def stored_redactions(self) -> StoredRedactions:
+        """Answers from redactions stored at write time, when they still hold (built once)."""
         redactor = self.redactor()
-
-        def redact(text: str, known: Mapping[str, str]) -> str:
-            return str(redactor.redact(text, known=dict(known)).text)
-
-        return redact
+        with self._lock:
+            if self._stored is None:
+                self._stored = StoredRedactions(redactor.redactor, text_of(redactor))
+            return self._stored  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.audit.close()

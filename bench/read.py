@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/read.py [--customers 2000] [--concurrency 16] [--workers 1]
                                    [--client wrk|httpx] [--seconds 20] [--requests 3000]
-                                   [--no-redaction-cache] [--warm-all]
+                                   [--no-redaction-cache] [--no-stored-redactions]
+                                   [--warm-all]
 
 Both servers run as separate uvicorn processes with the same settings (``--workers``
 processes each, loopback).  The vault endpoint authenticates, checks the policy,
-decrypts, masks, redacts notes and writes an audit event per request; the baseline returns the same
+decrypts, masks, redacts notes (from the redactions stored at import, as
+``customer-vault import`` leaves them, or live with ``--no-stored-redactions``)
+and writes an audit event per request; the baseline returns the same
 customers from a plaintext SQLModel table with no auth and no audit.  The load is
 ``--concurrency`` connections kept busy over the same random customer ids for both.
 The load comes from wrk (one C thread; ``apt-get install wrk``) when it is
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import shutil
 import socket
 import statistics
@@ -90,8 +92,14 @@ def baseline_from_env() -> Any:
     return baseline_app(os.environ["CDV_BENCH_PLAIN_DB"])
 
 
-def seed(home: Path, customers: int) -> tuple[list[uuid.UUID], str, Path]:
-    """A vault with demo customers, a claims-adjuster key, and the same rows in clear."""
+def seed(
+    home: Path, customers: int, *, stored_redactions: bool = True
+) -> tuple[list[uuid.UUID], str, Path]:
+    """A vault with demo customers, a claims-adjuster key, and the same rows in clear.
+
+    Imported as ``customer-vault import`` does: free text redacted ahead of reads
+    and stored sealed, unless ``stored_redactions`` is off.
+    """
     from sqlmodel import Session, SQLModel, create_engine
 
     sys.path.insert(0, str(HERE))
@@ -116,6 +124,12 @@ def seed(home: Path, customers: int) -> tuple[list[uuid.UUID], str, Path]:
     settings = Settings.resolve(database_url=url, keys_path=home / "keys.toml", env={})
     vault = open_vault(settings)
     import_files(vault, ImportSources(customers=files.customers, interactions=files.interactions))
+    if stored_redactions:
+        from vault.redaction import Redactor
+        from vault.redaction.stored import StoredRedactions
+        from vault.services.redactions import refresh_redactions
+
+        refresh_redactions(vault, StoredRedactions(Redactor()))
     roles = load_policies(PACKAGED_POLICIES / "roles.yaml").roles
     _, key = add_principal(vault, "bench-adjuster", "claims_adjuster", known_roles=roles)
     with vault.engine.connect() as conn:
@@ -188,7 +202,7 @@ local ids = {}
 for line in io.lines(os.getenv("CDV_BENCH_IDS")) do ids[#ids + 1] = line end
 local prefix = os.getenv("CDV_BENCH_PREFIX")
 local key = os.getenv("CDV_BENCH_KEY")
-math.randomseed(7)
+math.randomseed(tonumber(os.getenv("CDV_BENCH_SEED")))
 request = function()
   local headers = {}
   if key ~= "" then
@@ -197,42 +211,85 @@ request = function()
   end
   return wrk.format("GET", prefix .. ids[math.random(#ids)], headers)
 end
+done = function(summary, latency, requests)
+  local out = io.open(os.getenv("CDV_BENCH_OUT"), "w")
+  local e = summary.errors
+  out:write(string.format("summary %d %d %d\\n", summary.requests, summary.duration,
+                          e.connect + e.read + e.write + e.timeout + e.status))
+  for i = 1, #latency do
+    local value, count = latency(i)
+    out:write(string.format("%d %d\\n", value, count))
+  end
+  out:close()
+end
 """
 
 
-def _wrk_ms(text: str) -> float:
-    """A wrk latency (``812.00us``, ``1.23ms``, ``2.01s``) in milliseconds."""
-    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    raise ValueError(text)
+class Tally:
+    """Requests, time and the latency histogram (microseconds) of one server, over rounds."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.seconds = 0.0
+        self.errors = 0
+        self.histogram: dict[int, int] = {}
+
+    def add(self, text: str) -> None:
+        for line in text.splitlines():
+            if line.startswith("summary "):
+                requests, duration_us, errors = (int(x) for x in line.split()[1:])
+                self.requests += requests
+                self.seconds += duration_us / 1e6
+                self.errors += errors
+            elif line.strip():
+                value, count = (int(x) for x in line.split())
+                self.histogram[value] = self.histogram.get(value, 0) + count
+
+    def percentile_ms(self, p: float) -> float:
+        total = sum(self.histogram.values())
+        seen = 0
+        for value in sorted(self.histogram):
+            seen += self.histogram[value]
+            if seen >= total * p / 100:
+                return value / 1000
+        return 0.0
+
+    def result(self) -> dict[str, float]:
+        return {
+            "rps": self.requests / self.seconds,
+            "p50_ms": self.percentile_ms(50),
+            "p99_ms": self.percentile_ms(99),
+            "errors": float(self.errors),
+        }
 
 
-def load_wrk(
-    base: str, prefix: str, key: str, ids: list[uuid.UUID], seconds: float, concurrency: int
-) -> dict[str, float]:
-    """The same load from wrk (C, one thread): the client no longer takes the server's CPU."""
+def wrk_round(
+    tally: Tally,
+    base: str,
+    prefix: str,
+    key: str,
+    id_file: Path,
+    seconds: float,
+    concurrency: int,
+    seed: int,
+) -> None:
+    """One wrk run (C, one thread: the client does not take the servers' CPU) into ``tally``."""
     with tempfile.TemporaryDirectory(prefix="cdv-wrk-") as tmp:
-        script, id_file = Path(tmp) / "read.lua", Path(tmp) / "ids"
+        script, out = Path(tmp) / "read.lua", Path(tmp) / "out"
         script.write_text(_WRK_SCRIPT)
-        id_file.write_text("".join(f"{i}\n" for i in ids))
         env = dict(
-            os.environ, CDV_BENCH_IDS=str(id_file), CDV_BENCH_PREFIX=prefix, CDV_BENCH_KEY=key
+            os.environ,
+            CDV_BENCH_IDS=str(id_file),
+            CDV_BENCH_PREFIX=prefix,
+            CDV_BENCH_KEY=key,
+            CDV_BENCH_SEED=str(seed),
+            CDV_BENCH_OUT=str(out),
         )
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency"]
-        out = subprocess.run(
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(seconds, 1):.0f}s"]
+        subprocess.run(
             [*command, "-s", str(script), base], env=env, capture_output=True, text=True, check=True
-        ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", out, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50_ms": _wrk_ms(percentiles["50"]),
-        "p99_ms": _wrk_ms(percentiles["99"]),
-        "errors": float(errors.group(1)) if errors else 0.0,
-        "socket_errors": 1.0 if socket_errors else 0.0,
-    }
+        )
+        tally.add(out.read_text())
 
 
 def main() -> None:
@@ -247,6 +304,12 @@ def main() -> None:
         help="VAULT_REDACTION_CACHE=0: every note analysed on every read",
     )
     parser.add_argument(
+        "--no-stored-redactions",
+        action="store_true",
+        help="import without redacting free text ahead of reads (customer-vault import "
+        "--no-redact): every first read of a customer redacts its notes live",
+    )
+    parser.add_argument(
         "--warm-all",
         action="store_true",
         help="read every customer once before measuring: the steady state of a workload that "
@@ -258,7 +321,15 @@ def main() -> None:
         default="wrk" if shutil.which("wrk") else "httpx",
         help="load generator (default wrk when installed: apt-get install wrk)",
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="wrk: seconds per run")
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="wrk: seconds of load per server"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="wrk: the seconds split into this many rounds, alternating between the servers",
+    )
     parser.add_argument("--serve-baseline", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,7 +360,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cdv-read-") as tmp:
         home = Path(tmp)
-        ids, key, plain_db = seed(home, args.customers)
+        ids, key, plain_db = seed(
+            home, args.customers, stored_redactions=not args.no_stored_redactions
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
         env.update(
             VAULT_DATABASE_URL=f"sqlite:///{home / 'vault.db'}", VAULT_KEYS=str(home / "keys.toml")
@@ -342,22 +415,28 @@ def main() -> None:
                 args.concurrency,
             )
             if args.client == "wrk":
-                vault = load_wrk(
-                    f"http://127.0.0.1:{vault_port}",
-                    "/v1/customers/",
-                    key,
-                    ids,
-                    args.seconds,
-                    args.concurrency,
-                )
-                plain = load_wrk(
-                    f"http://127.0.0.1:{plain_port}",
-                    "/plain/",
-                    "",
-                    ids,
-                    args.seconds,
-                    args.concurrency,
-                )
+                # Rounds alternate between the servers (ABBA...), so that a machine
+                # whose speed drifts during the run slows both alike.
+                tallies = {"vault": Tally(), "plain": Tally()}
+                targets = {
+                    "vault": (f"http://127.0.0.1:{vault_port}", "/v1/customers/", key),
+                    "plain": (f"http://127.0.0.1:{plain_port}", "/plain/", ""),
+                }
+                id_file = home / "ids"
+                id_file.write_text("".join(f"{i}\n" for i in ids))
+                per_round = args.seconds / args.rounds
+                for n in range(args.rounds):
+                    order = ("vault", "plain") if n % 2 == 0 else ("plain", "vault")
+                    for name in order:
+                        wrk_round(
+                            tallies[name],
+                            *targets[name],
+                            id_file,
+                            per_round,
+                            args.concurrency,
+                            seed=7 + n,
+                        )
+                vault, plain = tallies["vault"].result(), tallies["plain"].result()
             else:
                 vault = load(
                     lambda i: f"http://127.0.0.1:{vault_port}/v1/customers/{i}",
@@ -377,19 +456,23 @@ def main() -> None:
             for proc in (vault_proc, plain_proc):
                 proc.terminate()
                 proc.wait(timeout=30)
-    amount = f"{args.seconds:.0f} s" if args.client == "wrk" else f"{args.requests} requests"
+    amount = (
+        f"{args.seconds:.0f} s in {args.rounds} alternating rounds"
+        if args.client == "wrk"
+        else f"{args.requests} requests"
+    )
     print(
         f"{args.client}: {amount} each, concurrency {args.concurrency}, "
         f"{args.customers} customers, "
         f"{args.workers} worker(s) per server"
         + (", redaction cache off" if args.no_redaction_cache else "")
+        + (", no stored redactions" if args.no_stored_redactions else "")
         + (", every customer read once before" if args.warm_all else "")
     )
     for name, r in (("vault GET /v1/customers/{id}", vault), ("baseline plaintext", plain)):
         print(
             f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
             f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}"
-            + ("  (socket errors)" if r.get("socket_errors") else "")
         )
     print(
         f"  ratio vault/baseline throughput = {vault['rps'] / plain['rps']:.2f} (target >= 0.5); "

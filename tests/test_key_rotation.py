@@ -652,3 +652,37 @@ def _people(vault: Vault, n: int) -> dict[uuid.UUID, dict[str, Any]]:
 def _count_customers(vault: Vault) -> int:
     with vault.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(Customer)).scalar_one())
+
+
+def test_an_unwrap_retries_when_another_thread_reloaded_the_keyring_first(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """The race behind a 500 seen during a rotation: thread A fails to unwrap under a KEK
+    version it has not loaded; thread B re-reads the file before A does, so A's own
+    re-read finds nothing changed. A must still retry with the keyring B loaded."""
+    from vault.live_keyring import LiveKeyProvider
+
+    ids = _seed(vault, tmp_path, 5)
+    other = open_vault(settings)
+    try:
+        key_service.rotate_kek(other)  # DEKs now under version 2, which `vault` never loaded
+    finally:
+        other.close()
+    provider = vault.provider
+    assert isinstance(provider, LiveKeyProvider)
+    live = provider._live
+    stale = live.provider(check=False)
+
+    class ReloadedMeanwhile:
+        """The stale provider, as thread A holds it while thread B reloads the file."""
+
+        def unwrap(self, kek_version: int, wrapped: bytes, aad: bytes) -> object:
+            try:
+                return stale.unwrap(kek_version, wrapped, aad)
+            finally:
+                assert live.refresh()  # thread B got there first
+
+    live._provider = ReloadedMeanwhile()  # type: ignore[assignment]
+    with vault.engine.connect() as conn:
+        key = load_data_keys(conn, vault.provider, [ids[0]])
+    assert set(key) == {ids[0]}

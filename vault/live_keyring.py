@@ -88,12 +88,18 @@ class LiveKeyProvider:
         return self._live.provider(check=True).wrap(dek, aad)
 
     def unwrap(self, kek_version: int, wrapped: bytes, aad: bytes) -> SecretKey:
+        tried = self._live.provider(check=False)
         try:
-            return self._live.provider(check=False).unwrap(kek_version, wrapped, aad)
+            return tried.unwrap(kek_version, wrapped, aad)
         except KeyringError:
-            if not self._live.refresh():
+            self._live.refresh()
+            current = self._live.provider(check=False)
+            # Retry when the provider is newer than the one that failed, whoever reloaded
+            # it: another thread may have re-read the file between the failure and our
+            # refresh, which then finds nothing changed (seen: a 500 during a rotation).
+            if current is tried:
                 raise
-        return self._live.provider(check=False).unwrap(kek_version, wrapped, aad)
+        return current.unwrap(kek_version, wrapped, aad)
 
     def refresh(self) -> bool:
         return self._live.refresh()

@@ -81,6 +81,14 @@ class Field:
     blind_index: str | None = None
     """Name of the blind-index column kept beside this field, if any."""
     free_text: bool = False
+    redaction_of: str | None = None
+    """For a stored redaction: the free-text field of the same row it redacts.
+
+    Redacting free text is the costliest part of a read, and the same note is
+    redacted the same way on every read until the note, the customer's known
+    values or the redaction engine change; so the answer is worked out when the
+    text is written and kept sealed beside it (:mod:`vault.redaction.stored`).
+    Such a field is never shown: policies give views to the text it redacts."""
 
     @property
     def encrypted(self) -> bool:
@@ -124,6 +132,11 @@ class Table:
     @functools.cached_property
     def encrypted_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.encrypted)
+
+    @functools.cached_property
+    def stored_redactions(self) -> tuple[Field, ...]:
+        """The fields holding stored redactions of this table's free text."""
+        return tuple(f for f in self.fields if f.redaction_of is not None)
 
     @property
     def blind_index_columns(self) -> tuple[str, ...]:
@@ -250,6 +263,7 @@ def registry() -> dict[str, Table]:
             ("paid_amount", N, Kind.DECIMAL),
             ("status", N),
             ("description", S, Kind.TEXT, PiiType.FREE_TEXT, None, True),
+            ("description_redacted", S, Kind.JSON, PiiType.FREE_TEXT, None, False, "description"),
             ("source_system", N),
             ("content_digest", N),
             ("created_at", N, Kind.DATETIME),
@@ -265,6 +279,7 @@ def registry() -> dict[str, Table]:
             ("occurred_at", N, Kind.DATETIME),
             ("topic", N),
             ("note", S, Kind.TEXT, PiiType.FREE_TEXT, None, True),
+            ("note_redacted", S, Kind.JSON, PiiType.FREE_TEXT, None, False, "note"),
             ("satisfaction", N, Kind.INTEGER),
             ("source_system", N),
             ("fingerprint", N),

@@ -89,6 +89,12 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "unknown field customers.mobil",
         "mobil:",
     ),
+    "view of a stored redaction": (
+        lambda d: cs(d)["fields"].setdefault("interactions", {}).update(note_redacted="clear"),
+        "roles.customer_service.fields.interactions.note_redacted",
+        "interactions.note_redacted is the stored redaction of interactions.note",
+        "note_redacted:",
+    ),
     "unknown view": (
         lambda d: cs(d)["fields"]["customers"].update(mobile="blurred"),
         "roles.customer_service.fields.customers.mobile",

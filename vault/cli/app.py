@@ -56,6 +56,12 @@ audit_app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_enable=False, help="The tamper-evident audit log."
 )
 app.add_typer(audit_app, name="audit")
+redactions_app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Stored redactions of free text (worked out at write time, used by reads).",
+)
+app.add_typer(redactions_app, name="redactions")
 
 
 @app.callback()
@@ -207,6 +213,13 @@ def import_command(
         Path | None,
         typer.Option(help="Write rejected rows (row number and reason, no values) here."),
     ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact/--no-redact",
+            help="Then redact the new free text and store it sealed, so reads need not.",
+        ),
+    ] = True,
     json_out: JsonFlag = False,
 ) -> None:
     """Import CRM extracts (formats: docs/import-formats.md); invalid rows go to --rejects."""
@@ -216,6 +229,8 @@ def import_command(
     vault = vault_of(ctx)
     try:
         summary = _run_import(vault, sources, rejects)
+        if redact:
+            summary["redactions"] = _refresh_redactions(vault, every=False)
     finally:
         vault.close()
     if json_out:
@@ -232,6 +247,44 @@ def _run_import(vault: Vault, sources: ImportSources, rejects: Path | None) -> d
         return import_files(vault, sources, CsvRejects(fh), for_terminal()).as_dict()
 
 
+def _refresh_redactions(vault: Vault, *, every: bool) -> dict[str, int]:
+    from vault.redaction import Redactor
+    from vault.redaction.stored import StoredRedactions
+    from vault.services.redactions import refresh_redactions
+
+    stored = StoredRedactions(Redactor())
+    return refresh_redactions(vault, stored, every=every, progress=for_terminal()).as_dict()
+
+
+@redactions_app.command("refresh")
+@guard
+def redactions_refresh(
+    ctx: typer.Context,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Check every customer (after an upgrade, or changed names and contact details), "
+            "not only texts with no stored redaction.",
+        ),
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Redact free text ahead of reads and store it sealed; reads redact live what is missing."""
+    vault = vault_of(ctx)
+    try:
+        summary = _refresh_redactions(vault, every=every)
+    finally:
+        vault.close()
+    if json_out:
+        print_json(summary)
+    else:
+        out_console().print(
+            f"{summary['customers']} customers: {summary['redacted']} texts redacted and "
+            f"stored, {summary['current']} already current"
+        )
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="import summary")
     columns = ("file", "read", "imported", "merged", "updated", "unchanged", "rejected")
@@ -245,6 +298,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     totals = summary["totals"]
     table.add_row("total", *(str(totals[c]) for c in columns[1:]))
     out_console().print(table)
+    redactions = summary.get("redactions")
+    if redactions is not None:
+        out_console().print(
+            f"free text redacted ahead of reads: {redactions['redacted']} texts of "
+            f"{redactions['customers']} customers, stored sealed"
+        )
 
 
 @app.command()
@@ -381,6 +440,7 @@ def demo(
     vault = vault_of(ctx)
     try:
         summary = _run_import(vault, sources, demo_dir / "rejects.csv")
+        summary["redactions"] = _refresh_redactions(vault, every=False)
         counts = customer_service.store_counts(vault)
     finally:
         vault.close()

@@ -235,6 +235,14 @@ def _role(name: str, model: _RoleModel, problems: _Problems, at: KeyPath) -> Rol
             except KeyError:
                 problems.add(field_at, f"unknown field {table_name}.{field_name}")
                 continue
+            if field.redaction_of is not None:
+                problems.add(
+                    field_at,
+                    f"{field.qualified_name} is the stored redaction of "
+                    f"{table_name}.{field.redaction_of}; it has no view of its own "
+                    f"(give one to {table_name}.{field.redaction_of})",
+                )
+                continue
             view = _view(raw, field, field_at, problems)
             if view is not None:
                 views[field.qualified_name] = view

@@ -19,11 +19,38 @@ Public API::
 A building block: imports nothing from ``api`` or ``vault.services``.
 """
 
-from vault.redaction.entities import Entity, EntityType, Redaction
-from vault.redaction.jsonl import JsonlStats, redact_jsonl
-from vault.redaction.recognizers.known import KnownValues
-from vault.redaction.redactor import Redactor
-from vault.redaction.text import detect_language
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vault.redaction.entities import Entity, EntityType, Redaction
+    from vault.redaction.jsonl import JsonlStats, redact_jsonl
+    from vault.redaction.recognizers.known import KnownValues
+    from vault.redaction.redactor import Redactor
+    from vault.redaction.text import detect_language
+
+_HOMES = {
+    "Entity": "entities",
+    "EntityType": "entities",
+    "Redaction": "entities",
+    "JsonlStats": "jsonl",
+    "redact_jsonl": "jsonl",
+    "KnownValues": "recognizers.known",
+    "Redactor": "redactor",
+    "detect_language": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use: presidio and spaCy take a second to import,
+    and importing :mod:`vault.redaction.stored` (which the read path does) must not pay it."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "Entity",

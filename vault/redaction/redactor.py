@@ -93,6 +93,11 @@ class Redactor:
         self._lock = threading.Lock()
 
     @property
+    def spacy_models(self) -> Mapping[str, str]:
+        """The installed spaCy models asked for, per language (none: blank pipelines)."""
+        return dict(self._spacy_models)
+
+    @property
     def loaded(self) -> bool:
         """Whether the analyzer has been built (it is, on the first ``redact`` or ``load``)."""
         return self._engine is not None

@@ -29,6 +29,7 @@ from vault.audit.group import GroupCommitLog, Ticket, await_durable, wait_durabl
 from vault.audit.log import WAIT_SECONDS
 from vault.audit.records import RecordedEvent
 from vault.errors import AccessDenied, NotFoundError, OutOfScope
+from vault.logs import get_logger
 from vault.policy import Allowed, Denied, Policies, known_values, shape_360
 from vault.services import customers as customer_store
 from vault.services.principals import PrincipalInfo
@@ -36,7 +37,10 @@ from vault.services.runtime import Vault
 from vault.storage.tables import Customer, OrgUnit, columns
 
 if TYPE_CHECKING:
+    from vault.redaction.stored import StoredRedactions
     from vault.services.importing import ScopeCheck
+
+log = get_logger(__name__)
 
 AUDIT_ACTIONS = {
     "customer.read": Action.READ,
@@ -113,11 +117,13 @@ class AccessService:
         audit: AuditLog | GroupCommitLog,
         *,
         redact: Callable[[], Redact] | None = None,
+        stored_redactions: Callable[[], StoredRedactions] | None = None,
     ) -> None:
         self.vault = vault
         self.policies = policies
         self.audit = audit
         self._redact = redact
+        self._stored = stored_redactions
 
     # --- callers ----------------------------------------------------------------------
 
@@ -265,8 +271,12 @@ class AccessService:
 
     # --- reads ------------------------------------------------------------------------
 
-    def _shape(self, decision: Allowed, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    def _shape(
+        self, decision: Allowed, record: dict[str, Any], stored: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
         redact = self._redact() if self._redact is not None else None
+        if redact is not None and stored and self._stored is not None:
+            redact = self._stored().serving(stored, redact)
         shaped = shape_360(
             decision,
             record,
@@ -287,8 +297,11 @@ class AccessService:
         def authorise(org_unit: int | None) -> None:  # after the row is found, before decrypting
             decisions.append(self._decide_in_scope(caller, "customer.read", customer_id, org_unit))
 
-        record = customer_store.read_customer(self.vault, customer_id, authorise=authorise)
-        values, clear = self._shape(decisions[0], record)
+        stored: dict[str, str] = {}
+        record = customer_store.read_customer(
+            self.vault, customer_id, authorise=authorise, stored_redactions=stored
+        )
+        values, clear = self._shape(decisions[0], record, stored)
         event = self._event(
             caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
@@ -303,9 +316,9 @@ class AccessService:
         for customer_id in found:
             if not decision.covers(self._customer_org_unit(customer_id)):
                 continue  # out of the caller's scope: not returned, not revealed to exist
-            values, clear = self._shape(
-                decision, customer_store.read_customer(self.vault, customer_id)
-            )
+            stored: dict[str, str] = {}
+            record = customer_store.read_customer(self.vault, customer_id, stored_redactions=stored)
+            values, clear = self._shape(decision, record, stored)
             results.append(values)
             events.append(
                 self._event(
@@ -402,7 +415,23 @@ class AccessService:
                 detail={"stage": "result", "outcome": str(result.get("outcome", ""))},
             )
         )
+        self._refresh_redactions(subject)
         return result
+
+    def _refresh_redactions(self, customer_id: uuid.UUID) -> None:
+        """Redact the customer's new or changed free text now, so that reads need not.
+
+        After the write has committed: a failure here leaves reads redacting live
+        (always right, only slower), so it is logged and the write still answers.
+        """
+        if self._stored is None:
+            return
+        from vault.services.redactions import refresh_redactions
+
+        try:
+            refresh_redactions(self.vault, self._stored(), [customer_id])
+        except Exception as exc:  # the write stands; reads redact live
+            log.warning("redactions.refresh_failed", error=type(exc).__name__)
 
     def scope_check(self, caller: Caller, action: str) -> ScopeCheck:
         """For a write's identity resolution: refuse any customer outside the caller's scope.

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from vault import blind_index, schema
 from vault.envelope import WrappedKey, open_data_key
 from vault.errors import IntegrityError, NotFoundError, ValidationError
+from vault.redaction.stored import collect
 from vault.sealing import open_fields
 from vault.services.runtime import Vault
 from vault.storage.tables import (
@@ -102,6 +103,7 @@ def read_customer(
     customer_id: uuid.UUID,
     *,
     authorise: Callable[[int | None], None] | None = None,
+    stored_redactions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The decrypted customer 360: profile, links, policies, claims, interactions, consents.
 
@@ -109,6 +111,10 @@ def read_customer(
     row is found and before anything is decrypted, so that a policy decision
     that depends on the customer costs no extra query; if it raises, nothing
     is opened.
+
+    Stored redactions (:mod:`vault.redaction.stored`) are not part of the
+    record; given a ``stored_redactions`` dict, the read adds to it the
+    customer's entries (basis -> redacted text), read in the same statements.
     """
     reads = _reads()
     params = {"customer_id": customer_id}
@@ -128,10 +134,15 @@ def read_customer(
         profile = _plain(customers, row) | open_fields(customers, customer_id, key, row)
         children: dict[str, list[dict[str, Any]]] = {}
         for name, table, query in reads.children:
-            children[name] = [
+            rows = [
                 _plain(table, r) | open_fields(table, r["id"], key, r)
                 for r in conn.execute(query, params).mappings()
             ]
+            for f in table.stored_redactions:
+                entries = [row.pop(f.name, None) for row in rows]
+                if stored_redactions is not None:
+                    stored_redactions.update(collect(entries))
+            children[name] = rows
         links = conn.execute(reads.links, params)
         profile["source_links"] = [{"source_system": s, "source_id": i} for s, i in links]
     return profile | children

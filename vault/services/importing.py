@@ -1143,6 +1143,7 @@ class _ClaimImporter(_NumberedImporter):
             "paid_amount": row.paid_amount,
             "status": row.status,
             "source_system": row.source_system,
+            "description_redacted": None,  # the stored redaction of the old text, if any
             **sealed,
         }
 

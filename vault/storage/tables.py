@@ -189,6 +189,7 @@ class Claim(SQLModel, table=True):
     paid_amount: decimal.Decimal | None = _money()
     status: str = Field(sa_type=String(16))
     description: bytes | None = _blob()
+    description_redacted: bytes | None = _blob()
     source_system: str = Field(sa_type=String(32))
     content_digest: bytes | None = Field(default=None, sa_type=RawBytes)
     created_at: dt.datetime = _ts()
@@ -204,6 +205,7 @@ class Interaction(SQLModel, table=True):
     occurred_at: dt.datetime = _ts()
     topic: str = Field(sa_type=String(64))
     note: bytes | None = _blob()
+    note_redacted: bytes | None = _blob()
     satisfaction: int | None = None
     source_system: str = Field(sa_type=String(32))
     fingerprint: bytes | None = _digest(unique=True)
