@@ -27,10 +27,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any, Protocol
+
+from vault import schema
 
 Redact = Callable[[str, Mapping[str, str]], str]
 """``redact(text, known_values) -> text``, as the policy layer's shaper calls it."""
@@ -51,15 +54,20 @@ class _Configured(Protocol):
 
 @cache
 def _code_digest() -> bytes:
-    """SHA-256 over the redaction package's source and the libraries it runs on.
+    """SHA-256 over the redaction package's source, the libraries and interpreter it runs on,
+    and the registry's field types (which decide how known values are matched).
 
     Taken from the installed files rather than a version constant that someone
     must remember to bump: any change to a recognizer, a lexicon or the span
     resolution retires every stored redaction.
     """
     h = hashlib.sha256(b"cdv:redaction-engine:v1")
-    for lib in ("presidio-analyzer", "spacy", "phonenumbers", "tldextract"):
+    _feed(h, sys.version.encode())  # re and the Unicode tables come with the interpreter
+    for lib in ("presidio-analyzer", "spacy", "phonenumbers", "tldextract", "python-stdnum"):
         _feed(h, f"{lib}=={importlib.metadata.version(lib)}".encode())
+    # Known values are matched by what the registry says they are (pii_type_of).
+    kinds = sorted((f.qualified_name, str(f.pii_type)) for f in schema.all_fields())
+    _feed(h, json.dumps(kinds).encode())
     root = files("vault.redaction")
     for path in sorted(_sources(root), key=lambda p: p[0]):
         _feed(h, path[0].encode())
