@@ -14,6 +14,7 @@ from vault.policy.export_profiles import FILE_NAME as EXPORTS_FILE
 from vault.policy.export_profiles import ExportProfiles, load_export_profiles
 from vault.redaction.stored import StoredRedactions, text_of
 from vault.services.access import AccessService, Redact
+from vault.services.redactions import RefreshQueue
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
 from vault.storage.engine import is_sqlite
@@ -29,6 +30,8 @@ class AppContext:
     export_profiles: ExportProfiles
     inline_reads: bool = False
     """Run the 360 read on the event loop instead of a worker thread (SQLite; see below)."""
+    refresh_queue: RefreshQueue = None  # type: ignore[assignment]
+    """Redacts written customers' free text in the background (set by :meth:`open`)."""
     _redactor: Any = None
     _stored: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,12 +64,14 @@ class AppContext:
             # PostgreSQL reads wait on the network, so they keep their worker thread.
             inline_reads=is_sqlite(vault.reader),
         )
+        context.refresh_queue = RefreshQueue(vault, context.stored_redactions)
         context.access = AccessService(
             vault,
             policies,
             audit,
             redact=context.redact_function,
             stored_redactions=context.stored_redactions,
+            after_write=context.refresh_queue.submit,
         )
         return context
 
@@ -104,5 +109,7 @@ class AppContext:
             return self._stored  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        if self.refresh_queue is not None:
+            self.refresh_queue.close()
         self.audit.close()
         self.vault.close()

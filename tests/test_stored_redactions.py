@@ -6,9 +6,12 @@ the API over HTTP where a read is what is being checked.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +27,12 @@ from vault.policy import load_policies
 from vault.redaction import Redactor
 from vault.redaction.stored import BASIS, TEXT, StoredRedactions, text_of
 from vault.sealing import open_sealed, seal
+from vault.services import redactions as redactions_service
 from vault.services.customers import find_customers
 from vault.services.datakeys import load_data_keys
 from vault.services.importing import ImportSources, import_files
 from vault.services.principals import add_principal
-from vault.services.redactions import refresh_redactions
+from vault.services.redactions import RefreshQueue, RefreshSummary, refresh_redactions
 from vault.services.runtime import Vault
 from vault.settings import PACKAGED_POLICIES, Settings
 
@@ -95,6 +99,48 @@ def _entries(vault: Vault, cid: uuid.UUID) -> dict[uuid.UUID, dict[str, str] | N
     return out
 
 
+def _damage_a_note(vault: Vault, cid: uuid.UUID) -> None:
+    """Flip a bit of one of the customer's sealed notes (it no longer authenticates)."""
+    with vault.engine.begin() as conn:
+        rid, blob = conn.execute(
+            sa.text("SELECT id, note FROM interactions WHERE customer_id = :c LIMIT 1"),
+            {"c": cid.hex if vault.engine.dialect.name == "sqlite" else cid},
+        ).one()
+        damaged = bytes(blob)[:-1] + bytes([bytes(blob)[-1] ^ 1])
+        conn.execute(
+            sa.text("UPDATE interactions SET note = :b WHERE id = :i"), {"b": damaged, "i": rid}
+        )
+
+
+def _import_second(vault: Vault, tmp_path: Path) -> uuid.UUID:
+    """Another customer with one note, in its own import (no stored redactions)."""
+    row = customer(
+        source_system="crm",
+        source_id="C2",
+        full_name="李娜",
+        id_type="resident_id",
+        id_number=resident_id("44030419920101011"),
+        mobile="13700002222",
+    )
+    note = {
+        "source_system": "crm",
+        "customer_source_id": "C2",
+        "occurred_at": "2024-05-03T09:30:00Z",
+        "channel": "phone",
+        "direction": "inbound",
+        "topic": "renewal",
+        "note": "李娜 asked to be called on 13700002222",
+    }
+    import_files(
+        vault,
+        ImportSources(
+            customers=write_csv(tmp_path / "c2.csv", [row], CUSTOMER_COLUMNS),
+            interactions=write_csv(tmp_path / "i2.csv", [note], INTERACTION_COLUMNS),
+        ),
+    )
+    return find_customers(vault, "mobile", "13700002222")[0]
+
+
 def _put(vault: Vault, cid: uuid.UUID, record_id: uuid.UUID, entry: dict[str, str]) -> None:
     with vault.engine.begin() as conn:
         key = load_data_keys(conn, vault.provider, [cid])[cid]
@@ -136,6 +182,43 @@ def test_the_basis_changes_with_the_text_the_known_values_and_the_engine() -> No
     assert a.basis("note", known) != a.basis("note", {})
     other_engine = StoredRedactions(Redactor(min_score=0.6), lambda text, known: text)
     assert a.basis("note", known) != other_engine.basis("note", known)
+
+
+def test_the_basis_follows_the_spacy_model_that_will_actually_run() -> None:
+    """An installed model's name and version enter the basis; a missing one runs blank."""
+
+    def basis(model: str) -> str:
+        engine = Redactor(spacy_models={"en": model})  # never built: only its settings count
+        return StoredRedactions(engine, lambda text, known: text).basis("note", {})
+
+    blank = StoredRedactions(Redactor(), lambda text, known: text).basis("note", {})
+    # Neither is installed, so both run a blank pipeline: the same answers, the same basis.
+    assert basis("xx_missing_model_a") == basis("xx_missing_model_b")
+    # Any installed distribution stands in for a model package here (its version is read
+    # from the metadata, as spaCy's is_package decides).
+    assert basis("PyYAML") != basis("xx_missing_model_a")
+    assert basis("PyYAML") != blank
+
+
+def test_the_basis_changes_when_the_installed_model_is_upgraded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.metadata.version
+    installed = {"xx_model": "3.8.0"}
+
+    def version(name: str) -> str:  # a model package "installed" at a version we choose
+        return installed[name] if name in installed else real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+
+    def basis() -> str:
+        engine = Redactor(spacy_models={"en": "xx_model"})
+        return StoredRedactions(engine, lambda text, known: text).basis("note", {})
+
+    before = basis()
+    assert basis() == before
+    installed["xx_model"] = "3.8.1"
+    assert basis() != before
 
 
 def test_serving_answers_only_entries_whose_basis_matches() -> None:
@@ -254,6 +337,44 @@ def test_the_import_command_stores_redactions_and_refresh_reports(
     assert "13700001111" not in done.stdout + done.stderr + again.stdout + again.stderr
 
 
+def test_an_import_whose_redaction_step_fails_still_reports_what_it_committed(
+    vault: Vault, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    earlier = _import(vault, tmp_path)  # imported without redactions: its entries are missing
+    _damage_a_note(vault, earlier)  # and one of its sealed notes is damaged
+    row = customer(
+        source_system="crm",
+        source_id="C8",
+        full_name="李娜",
+        id_type="resident_id",
+        id_number=resident_id("44030419920101011"),
+        mobile="13700002222",
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vault",
+            "import",
+            "--customers",
+            str(write_csv(tmp_path / "c8.csv", [row], CUSTOMER_COLUMNS)),
+            "--json",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 4, done.stderr  # IntegrityError's exit status
+    summary = json.loads(done.stdout)
+    assert summary["totals"]["imported"] == 1
+    assert "error" in summary["redactions"]
+    assert "the import committed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert find_customers(vault, "mobile", "13700002222")  # committed, and reported so
+    assert "13700002222" not in done.stdout + done.stderr
+
+
 def test_api_writes_store_the_redactions_their_reads_will_serve(
     vault: Vault, tmp_path: Path, settings: Settings
 ) -> None:
@@ -271,12 +392,89 @@ def test_api_writes_store_the_redactions_their_reads_will_serve(
             },
         )
         assert added.status_code == 201, added.text
-        entries = _entries(vault, cid)
+        # The refresh runs after the write has answered, in the server's background thread.
+        deadline = time.monotonic() + 60
+        while True:
+            entries = _entries(vault, cid)
+            if all(e is not None for e in entries.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert len(entries) == 3
         assert all(e is not None for e in entries.values())
 
         renamed = c.patch(f"/v1/customers/{cid}", json={"full_name": "张伟明"})
         assert renamed.status_code == 200, renamed.text
+    # Stopping the server finished its queue: the PATCH's refresh redid all three.
     stored = StoredRedactions(Redactor())
     summary = refresh_redactions(vault, stored, every=True)
-    assert (summary.current, summary.redacted) == (3, 0)  # the PATCH already redid all three
+    assert (summary.current, summary.redacted) == (3, 0)
+
+
+class _HeldQueue:
+    """A :class:`RefreshQueue` whose batches are recorded, and whose first batch waits."""
+
+    def __init__(
+        self, vault: Vault, stored: StoredRedactions, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self.batches: list[list[uuid.UUID]] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+        real = redactions_service.refresh_redactions
+
+        def recorded(v: Vault, s: StoredRedactions, ids: list[uuid.UUID]) -> RefreshSummary:
+            self.batches.append(list(ids))
+            self.entered.set()
+            assert self.release.wait(60)
+            return real(v, s, ids)
+
+        monkeypatch.setattr(redactions_service, "refresh_redactions", recorded)
+        self.queue = RefreshQueue(vault, lambda: stored)
+
+
+def test_the_refresh_queue_refreshes_each_submitted_customer_once_in_the_background(
+    vault: Vault, tmp_path: Path, stored: StoredRedactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = _import(vault, tmp_path)
+    held = _HeldQueue(vault, stored, monkeypatch)
+    queue = held.queue
+    try:
+        assert queue.drain(timeout=0)  # nothing queued: idle, and no thread yet
+        queue.submit(cid)
+        assert held.entered.wait(60)  # the background thread has taken it and is working
+        assert not queue.drain(timeout=0)
+        for _ in range(3):  # written again meanwhile: queued once
+            queue.submit(cid)
+        held.release.set()
+        assert queue.drain(timeout=60)
+        assert held.batches == [[cid], [cid]]
+        assert all(e is not None for e in _entries(vault, cid).values())
+    finally:
+        queue.close()
+    queue.submit(cid)  # after close: ignored
+    assert queue.drain(timeout=0)
+    assert len(held.batches) == 2
+
+
+def test_a_failed_batch_is_retried_one_customer_at_a_time(
+    vault: Vault, tmp_path: Path, stored: StoredRedactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = _import(vault, tmp_path)
+    _damage_a_note(vault, bad)
+    good = _import_second(vault, tmp_path)
+    held = _HeldQueue(vault, stored, monkeypatch)
+    queue = held.queue
+    try:
+        queue.submit(uuid.uuid4())  # held in the first batch, while the next two queue up
+        assert held.entered.wait(60)
+        queue.submit(bad)
+        queue.submit(good)
+        held.release.set()
+        assert queue.drain(timeout=60)
+        # The batch of both fails on the damaged note; alone, the good customer succeeds.
+        assert held.batches[1:] == [[bad, good], [bad], [good]]
+        assert all(e is not None for e in _entries(vault, good).values())
+        assert any(e is None for e in _entries(vault, bad).values())
+        queue.submit(good)  # the thread survived the failures
+        assert queue.drain(timeout=60)
+        assert held.batches[-1] == [good]
+    finally:
+        queue.close()

@@ -23,6 +23,7 @@ from vault.cli import lifecycle
 from vault.cli.support import (
     JsonFlag,
     err_console,
+    exit_code,
     guard,
     out_console,
     print_json,
@@ -31,7 +32,7 @@ from vault.cli.support import (
 )
 from vault.keyring import Pkcs11Config, create_keyring, load_keyring
 from vault.keyring_edits import add_missing_families_to_file
-from vault.logs import configure_logging
+from vault.logs import configure_logging, get_logger
 from vault.progress import for_terminal
 from vault.services import customers as customer_service
 from vault.services.importing import CountingRejects, CsvRejects, ImportSources, import_files
@@ -227,16 +228,34 @@ def import_command(
     if not sources.items():
         raise errors.ValidationError("import", "name at least one file, e.g. --customers F.csv")
     vault = vault_of(ctx)
+    failed: errors.VaultError | None = None
     try:
         summary = _run_import(vault, sources, rejects)
         if redact:
-            summary["redactions"] = _refresh_redactions(vault, every=False)
+            # The import has committed: a failure from here on must not hide its summary.
+            try:
+                summary["redactions"] = _refresh_redactions(vault, every=False)
+            except errors.VaultError as exc:
+                failed = exc
+                summary["redactions"] = {"error": str(exc)}
+            except Exception as exc:  # e.g. the database stayed locked: still say what committed
+                get_logger("vault.cli").error("import.redactions_failed", error=type(exc).__name__)
+                failed = errors.VaultError(f"unexpected {type(exc).__name__}")
+                summary["redactions"] = {"error": str(failed)}
     finally:
         vault.close()
     if json_out:
         print_json(summary)
     else:
         _print_summary(summary)
+    if failed is not None:
+        err_console().print(
+            f"error: the import committed, but storing redactions failed: {failed}; reads "
+            "redact live until `customer-vault redactions refresh` succeeds",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(exit_code(failed))
 
 
 def _run_import(vault: Vault, sources: ImportSources, rejects: Path | None) -> dict[str, Any]:
@@ -299,7 +318,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_row("total", *(str(totals[c]) for c in columns[1:]))
     out_console().print(table)
     redactions = summary.get("redactions")
-    if redactions is not None:
+    if redactions is not None and "error" not in redactions:
         out_console().print(
             f"free text redacted ahead of reads: {redactions['redacted']} texts of "
             f"{redactions['customers']} customers, stored sealed"

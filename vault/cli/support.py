@@ -46,9 +46,8 @@ def guard(command: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort):
             raise
         except errors.VaultError as exc:
-            code = next((c for t, c in EXIT_CODES if isinstance(exc, t)), 1)
             err_console().print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(code) from None
+            raise typer.Exit(exit_code(exc)) from None
         except Exception as exc:  # last resort: the frames could hold plaintext
             get_logger("vault.cli").error("cli.unexpected_error", error_type=type(exc).__name__)
             err_console().print(
@@ -60,6 +59,11 @@ def guard(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return run
+
+
+def exit_code(exc: errors.VaultError) -> int:
+    """The CLI's exit status for a vault error (``EXIT_CODES``; 1 for the rest)."""
+    return next((c for t, c in EXIT_CODES if isinstance(exc, t)), 1)
 
 
 def err_console() -> Console:

@@ -75,6 +75,18 @@ def _code_digest() -> bytes:
     return h.digest()
 
 
+def _installed(model: str) -> str:
+    """A spaCy model as the redactor will run it: ``name==version``, or blank if not installed.
+
+    The version matters: a model upgrade changes the entities it finds.  Read
+    from the package metadata, as spaCy decides, without importing spaCy.
+    """
+    try:
+        return f"{model}=={importlib.metadata.version(model)}"
+    except Exception:  # not installed, or not a package name: spaCy runs it blank
+        return "blank"
+
+
 def _sources(root: Any, prefix: str = "") -> Iterable[tuple[str, bytes]]:
     for entry in root.iterdir():
         name = f"{prefix}{entry.name}"
@@ -115,7 +127,9 @@ class StoredRedactions:
         settings = {
             "languages": list(redactor.languages),
             "min_score": redactor.min_score,
-            "spacy_models": dict(sorted(redactor.spacy_models.items())),
+            "spacy_models": {
+                lang: _installed(name) for lang, name in sorted(redactor.spacy_models.items())
+            },
         }
         h = hashlib.sha256(_code_digest())
         _feed(h, json.dumps(settings, sort_keys=True).encode())

@@ -118,12 +118,16 @@ class AccessService:
         *,
         redact: Callable[[], Redact] | None = None,
         stored_redactions: Callable[[], StoredRedactions] | None = None,
+        after_write: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self.vault = vault
         self.policies = policies
         self.audit = audit
         self._redact = redact
         self._stored = stored_redactions
+        self._after_write = after_write
+        """Told each written customer once the write has committed (the API: the redaction
+        refresh queue, :class:`~vault.services.redactions.RefreshQueue`)."""
 
     # --- callers ----------------------------------------------------------------------
 
@@ -415,23 +419,12 @@ class AccessService:
                 detail={"stage": "result", "outcome": str(result.get("outcome", ""))},
             )
         )
-        self._refresh_redactions(subject)
+        if self._after_write is not None:
+            try:
+                self._after_write(subject)
+            except Exception as exc:  # the write has committed and must answer as such
+                log.warning("access.after_write_failed", error=type(exc).__name__)
         return result
-
-    def _refresh_redactions(self, customer_id: uuid.UUID) -> None:
-        """Redact the customer's new or changed free text now, so that reads need not.
-
-        After the write has committed: a failure here leaves reads redacting live
-        (always right, only slower), so it is logged and the write still answers.
-        """
-        if self._stored is None:
-            return
-        from vault.services.redactions import refresh_redactions
-
-        try:
-            refresh_redactions(self.vault, self._stored(), [customer_id])
-        except Exception as exc:  # the write stands; reads redact live
-            log.warning("redactions.refresh_failed", error=type(exc).__name__)
 
     def scope_check(self, caller: Caller, action: str) -> ScopeCheck:
         """For a write's identity resolution: refuse any customer outside the caller's scope.

@@ -17,8 +17,10 @@ served to nobody; a row deleted in between (an erasure) is simply not updated.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
@@ -172,3 +174,95 @@ def _write(vault: Vault, updates: dict[uuid.UUID, list[_Update]]) -> None:
                     .where(table.c.id == u.record_id)
                     .values({u.field.name: seal(u.field, u.record_id, key, u.entry)})
                 )
+
+
+class RefreshQueue:
+    """Refreshes, in one background thread, the customers whose writes have committed.
+
+    Why not in the write itself: a renamed customer's every note is redacted
+    again, and on SQLite the entries wait for the write lock a second time; the
+    caller of a write should wait for neither.  Nothing is wrong meanwhile: a
+    read serves an entry only when its basis matches, so until the refresh
+    lands it redacts live.  A customer submitted again while queued is
+    refreshed once; a failed refresh is logged (no PII) and leaves reads
+    redacting live, as before.  The thread starts on the first submit.
+    """
+
+    def __init__(self, vault: Vault, stored: Callable[[], StoredRedactions]) -> None:
+        self._vault = vault
+        self._stored = stored
+        self._pending: dict[uuid.UUID, None] = {}  # an ordered set
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, customer_id: uuid.UUID) -> None:
+        """Queue ``customer_id`` for a refresh (after its write has committed)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._pending[customer_id] = None
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(
+                    target=self._run, name="cdv-redaction-refresh", daemon=True
+                )
+                thread.start()
+                self._thread = thread
+            self._cond.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or running; ``False`` if ``timeout`` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, within ``timeout`` seconds in all, then stop the thread.
+
+        What is still queued at the deadline is dropped (those reads redact live
+        until a later refresh); a batch still running is let finish in its daemon
+        thread, and logged, since it may then meet a closed vault and fail.
+        """
+        deadline = time.monotonic() + timeout
+        self.drain(timeout)
+        with self._cond:
+            self._closed = True
+            dropped = len(self._pending)
+            self._pending.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if dropped:
+            log.warning("redactions.queue_dropped", customers=dropped)
+        if thread is not None:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            if thread.is_alive():
+                log.warning("redactions.refresh_still_running")
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                batch = list(self._pending)[:BATCH]
+                for cid in batch:
+                    del self._pending[cid]
+                self._busy = True
+            try:
+                self._refresh(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _refresh(self, batch: list[uuid.UUID]) -> None:
+        """One batch; if it fails, each customer alone, so one bad row costs only its own."""
+        try:
+            refresh_redactions(self._vault, self._stored(), batch)
+            return
+        except Exception as exc:  # the writes stand; reads redact live
+            if len(batch) == 1:
+                log.warning("redactions.refresh_failed", error=type(exc).__name__)
+                return
+        for cid in batch:
+            self._refresh([cid])
