@@ -7,8 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine
+
 from vault.audit import AuditLog, signer_from_keyring
 from vault.audit.group import GroupCommitLog
+from vault.crypto import Signer
 from vault.policy import Policies, load_policies
 from vault.policy.export_profiles import FILE_NAME as EXPORTS_FILE
 from vault.policy.export_profiles import ExportProfiles, load_export_profiles
@@ -17,7 +20,7 @@ from vault.services.access import AccessService, Redact
 from vault.services.redactions import RefreshQueue
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
-from vault.storage.engine import is_sqlite
+from vault.storage.engine import create_vault_engine, is_sqlite
 
 
 @dataclass
@@ -35,6 +38,7 @@ class AppContext:
     _redactor: Any = None
     _stored: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _loop_engine: Engine | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -42,12 +46,23 @@ class AppContext:
         policies = load_policies(settings.policies_dir / "roles.yaml")
         export_profiles = load_export_profiles(settings.policies_dir / EXPORTS_FILE)
         vault = open_vault(settings)
+
+        def signer() -> Signer:  # the current audit key: follows rotations
+            return signer_from_keyring(vault.current_keyring())
+
+        def audit_log(engine: Engine) -> AuditLog:
+            return AuditLog(engine, signer, clock=vault.clock)
+
+        # SQLite: the 360 read's audit events are committed on the event loop, through a
+        # connection that never waits for the write lock (vault/audit/group.py).
+        loop_engine = (
+            create_vault_engine(settings.database_url, lock_timeout=0, pool_size=1)
+            if is_sqlite(vault.engine)
+            else None
+        )
         audit = GroupCommitLog(
-            AuditLog(
-                vault.engine,
-                lambda: signer_from_keyring(vault.current_keyring()),
-                clock=vault.clock,
-            )
+            audit_log(vault.engine),
+            on_loop=audit_log(loop_engine) if loop_engine is not None else None,
         )
         context = cls(
             settings,
@@ -63,6 +78,7 @@ class AppContext:
             # the same read runs in about a millisecond with nobody to hand over to.
             # PostgreSQL reads wait on the network, so they keep their worker thread.
             inline_reads=is_sqlite(vault.reader),
+            _loop_engine=loop_engine,
         )
         context.refresh_queue = RefreshQueue(vault, context.stored_redactions)
         context.access = AccessService(
@@ -112,4 +128,6 @@ class AppContext:
         if self.refresh_queue is not None:
             self.refresh_queue.close()
         self.audit.close()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()
         self.vault.close()

@@ -96,8 +96,11 @@ async def read_customer(
 ) -> dict[str, Any]:
     # The hot path: admission and the read run together, on the event loop on SQLite or in
     # one worker-thread hop on PostgreSQL (api/security.py); the wait for the audit commit
-    # happens here, awaited, so neither the loop nor a thread is held while it commits.
-    pending = await admitted.run(lambda caller: ctx.access.begin_read(caller, customer_id))
+    # happens here, awaited, so no thread is held and the loop serves others meanwhile (on
+    # SQLite the commit itself then runs on the loop: vault/audit/group.py).
+    pending = await admitted.run(
+        lambda caller: ctx.access.begin_read(caller, customer_id, awaited=ctx.inline_reads)
+    )
     return await pending.released()
 
 

@@ -28,6 +28,7 @@ transaction: the event and its checkpoint commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -134,6 +135,23 @@ class AuditLog:
         For responses that touch many customers (a search returning twenty people
         is twenty accesses): one commit, consecutive sequence numbers.
         """
+        recorded = self._append_all(events, locked_is_none=False)
+        assert recorded is not None
+        return recorded
+
+    def try_append_all(self, events: Sequence[AuditEvent]) -> tuple[RecordedEvent, ...] | None:
+        """:meth:`append_all`, or ``None`` if SQLite's write lock was held by someone else.
+
+        For an engine that does not wait for the lock (``lock_timeout=0``): the
+        caller cannot block, and gives the events to someone who can.  ``None``
+        means nothing was written: the lock is taken by ``BEGIN IMMEDIATE``,
+        before the transaction's first statement.
+        """
+        return self._append_all(events, locked_is_none=True)
+
+    def _append_all(
+        self, events: Sequence[AuditEvent], *, locked_is_none: bool
+    ) -> tuple[RecordedEvent, ...] | None:
         if not events:
             return ()
         for event in events:
@@ -142,13 +160,19 @@ class AuditLog:
         try:
             with chain_transaction(self._engine) as conn:
                 return self._write(conn, events)
+        except sa.exc.OperationalError as exc:
+            if locked_is_none and _locked(exc):
+                return None
+            raise _unavailable(exc) from None
         except Exception as exc:
             raise _unavailable(exc) from None
 
     def submit(
-        self, events: Sequence[AuditEvent], ticket: object | None = None
+        self, events: Sequence[AuditEvent], ticket: object | None = None, *, awaited: bool = False
     ) -> Future[tuple[RecordedEvent, ...]]:
-        """:meth:`append_all` now, its outcome as an already settled future (``ticket`` unused).
+        """:meth:`append_all` now, its outcome as an already settled future.
+
+        ``ticket`` and ``awaited`` are unused here.
 
         The same interface as :meth:`GroupCommitLog.submit
         <vault.audit.group.GroupCommitLog.submit>`, so that a use case holding data
@@ -213,6 +237,12 @@ def _store_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
             signature=checkpoint.signature,
         )
     )
+
+
+def _locked(exc: sa.exc.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the write lock (SQLITE_BUSY)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _unavailable(exc: Exception) -> AuditUnavailable:

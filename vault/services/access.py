@@ -294,8 +294,15 @@ class AccessService:
         """The customer 360, each field as the caller's role may see it for this purpose."""
         return self.begin_read(caller, customer_id).result()
 
-    def begin_read(self, caller: Caller, customer_id: uuid.UUID) -> Pending[dict[str, Any]]:
-        """:meth:`read_customer`, its data held back until its audit event is committed."""
+    def begin_read(
+        self, caller: Caller, customer_id: uuid.UUID, *, awaited: bool = False
+    ) -> Pending[dict[str, Any]]:
+        """:meth:`read_customer`, its data held back until its audit event is committed.
+
+        ``awaited``: the caller will only ``await`` :meth:`Pending.released` on this
+        event loop (the audit commit may then run on the loop; see
+        :mod:`vault.audit.group`).
+        """
         decisions: list[Allowed] = []
 
         def authorise(org_unit: int | None) -> None:  # after the row is found, before decrypting
@@ -309,7 +316,8 @@ class AccessService:
         event = self._event(
             caller, "customer.read", Outcome.ALLOWED, customer_ids=[customer_id], fields=clear
         )
-        return Pending(values, self.audit.submit([event], caller.ticket), self.audit.wait_seconds)
+        recorded = self.audit.submit([event], caller.ticket, awaited=awaited)
+        return Pending(values, recorded, self.audit.wait_seconds)
 
     def search(self, caller: Caller, field: str, value: str) -> list[dict[str, Any]]:
         """Blind-index search; one audit event per customer returned (all or none written)."""

@@ -9,6 +9,7 @@ busy timeout so concurrent writers queue instead of failing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 from pathlib import Path
@@ -41,7 +42,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+def create_vault_engine(
+    url: str, *, read_only: bool = False, lock_timeout: float = 30.0, **kwargs: Any
+) -> Engine:
     """An engine for ``url`` with the vault's connection settings.
 
     ``hide_parameters``: SQLAlchemy otherwise puts bound values (which may be
@@ -51,7 +54,9 @@ def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> 
     IMMEDIATE`` (it takes the write lock up front, so read-then-write
     transactions never deadlock); a ``read_only`` engine uses a deferred
     ``BEGIN`` so that readers run side by side in WAL mode.  Only code that
-    never writes may use it.
+    never writes may use it.  ``lock_timeout`` is how long (seconds) SQLite
+    waits for another connection's write lock before failing with "database is
+    locked"; 0 fails at once (for code on an event loop, which must not block).
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -64,8 +69,10 @@ def create_vault_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> 
         kwargs.setdefault("pool_size", 20)
         dialect = _register_sqlite_dialects()[read_only]
         url = make_url(url).set(drivername=f"sqlite+{dialect}").render_as_string(False)
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, connect_args={"timeout": lock_timeout}, hide_parameters=True, **kwargs
+        )
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, lock_timeout))
         # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
         event.listen(engine, "connect", _sqlite_autocommit_off)
         return engine
@@ -95,7 +102,7 @@ def _private_file(path: Path) -> None:
                 )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(lock_timeout: float, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in (
@@ -103,7 +110,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
-            "PRAGMA busy_timeout=30000",
+            f"PRAGMA busy_timeout={int(lock_timeout * 1000)}",
         ):
             cursor.execute(pragma)
     finally:

@@ -1,0 +1,172 @@
+"""SQLite: audit events a caller awaits on the event loop are committed on that loop.
+
+The loop must never wait for SQLite's write lock: when someone else holds it,
+the batch goes to the writer thread, and the loop keeps serving meanwhile.
+(PostgreSQL keeps the writer thread throughout; these tests are SQLite's.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from vault.audit import (
+    Action,
+    AuditEvent,
+    AuditLog,
+    Outcome,
+    public_keys_from_keyring,
+    signer_from_keyring,
+    verify_log,
+)
+from vault.audit.group import GroupCommitLog, await_durable
+from vault.services.runtime import Vault
+from vault.storage.engine import create_vault_engine
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+def _event(n: int) -> AuditEvent:
+    return AuditEvent(
+        principal="svc-a",
+        role="claims_adjuster",
+        purpose="claims_processing",
+        action=Action.READ,
+        outcome=Outcome.ALLOWED,
+        request_id=f"req-{n}",
+        customer_ids=(uuid.uuid4(),),
+    )
+
+
+class _Clock:
+    """The audit clock, noting which thread each commit ran on (it is read inside it)."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def __call__(self) -> dt.datetime:
+        self.threads.append(threading.get_ident())
+        return dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def loop_engine(vault: Vault, database_url: str) -> Iterator[Engine]:
+    engine = create_vault_engine(database_url, lock_timeout=0, pool_size=1)
+    yield engine
+    engine.dispose()
+
+
+def _logs(vault: Vault, loop_engine: Engine, clock: _Clock) -> GroupCommitLog:
+    signer = signer_from_keyring(vault.keyring)
+    return GroupCommitLog(
+        AuditLog(vault.engine, signer, clock=clock),
+        on_loop=AuditLog(loop_engine, signer, clock=clock),
+    )
+
+
+def _hold_write_lock(vault: Vault) -> sqlite3.Connection:
+    other = sqlite3.connect(
+        str(vault.engine.url.database),
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_awaited_submissions_are_committed_together_on_the_loop(
+    vault: Vault, loop_engine: Engine
+) -> None:
+    clock = _Clock()
+    log = _logs(vault, loop_engine, clock)
+
+    async def requests() -> tuple[int, list[int]]:
+        futures = [log.submit([_event(n)], awaited=True) for n in range(5)]
+        recorded = [await await_durable(f) for f in futures]
+        return threading.get_ident(), [r[0].seq for r in recorded]
+
+    loop_thread, seqs = asyncio.run(requests())
+    log.close()
+    assert seqs == [1, 2, 3, 4, 5]
+    assert clock.threads == [loop_thread]  # one commit, on the loop's own thread
+    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+    assert report.ok
+    assert report.events_checked == 5
+
+
+def test_not_awaited_or_off_the_loop_a_submission_goes_to_the_writer_thread(
+    vault: Vault, loop_engine: Engine
+) -> None:
+    clock = _Clock()
+    log = _logs(vault, loop_engine, clock)
+
+    async def request() -> int:
+        await await_durable(log.submit([_event(1)]))  # awaited=False: e.g. a blocking caller
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(request())
+    log.submit([_event(2)], awaited=True).result(timeout=30)  # no running loop here
+    log.close()
+    assert len(clock.threads) == 2
+    assert loop_thread not in clock.threads
+    assert threading.get_ident() not in clock.threads
+
+
+def test_with_the_write_lock_held_elsewhere_the_loop_hands_over_and_keeps_serving(
+    vault: Vault, loop_engine: Engine
+) -> None:
+    clock = _Clock()
+    log = _logs(vault, loop_engine, clock)
+    other = _hold_write_lock(vault)
+    released = threading.Timer(1.5, other.rollback)
+
+    async def request() -> tuple[int, float, int]:
+        recorded = log.submit([_event(1)], awaited=True)
+        started = time.monotonic()
+        await asyncio.sleep(0.05)  # a loop blocked on the lock would not wake for 1.5 s
+        responsive = time.monotonic() - started
+        released.start()
+        seq = (await await_durable(recorded))[0].seq
+        return threading.get_ident(), responsive, seq
+
+    try:
+        loop_thread, responsive, seq = asyncio.run(request())
+    finally:
+        released.join()
+        other.close()
+        log.close()
+    assert responsive < 1.0
+    assert seq == 1  # recorded once, by the writer thread once the lock was free
+    assert len(clock.threads) == 1
+    assert clock.threads[0] != loop_thread
+    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+    assert report.ok
+    assert report.events_checked == 1
+
+
+def test_a_log_that_cannot_wait_for_the_lock_writes_nothing_and_says_so(
+    vault: Vault, loop_engine: Engine
+) -> None:
+    log = AuditLog(loop_engine, signer_from_keyring(vault.keyring))
+    other = _hold_write_lock(vault)
+    try:
+        started = time.monotonic()
+        assert log.try_append_all([_event(1)]) is None
+        assert time.monotonic() - started < 1.0  # refused at once, not after a busy wait
+    finally:
+        other.rollback()
+        other.close()
+    recorded = log.try_append_all([_event(2)])
+    assert recorded is not None
+    assert [r.seq for r in recorded] == [1]
+    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+    assert report.ok
+    assert report.events_checked == 1
