@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -28,6 +29,7 @@ from vault.audit import (
     verify_log,
 )
 from vault.audit.group import GroupCommitLog, await_durable
+from vault.errors import AuditUnavailable
 from vault.services.runtime import Vault
 from vault.storage.engine import create_vault_engine
 
@@ -170,3 +172,52 @@ def test_a_log_that_cannot_wait_for_the_lock_writes_nothing_and_says_so(
     report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
     assert report.ok
     assert report.events_checked == 1
+
+
+def test_an_on_loop_commit_that_fails_fails_its_requests_at_once(
+    vault: Vault, loop_engine: Engine, tmp_path: Path
+) -> None:
+    """Fail closed, and promptly: not after the waiters' timeout."""
+    signer = signer_from_keyring(vault.keyring)
+    empty = create_vault_engine(f"sqlite:///{tmp_path / 'no-tables.db'}", lock_timeout=0)
+    log = GroupCommitLog(AuditLog(vault.engine, signer), on_loop=AuditLog(empty, signer))
+
+    async def requests() -> list[BaseException | None]:
+        broken = log.submit([_event(1)], awaited=True)  # the table is not there
+        wrong = log.submit([object()], awaited=True)  # type: ignore[list-item]  # not an event
+        outcomes: list[BaseException | None] = []
+        for future in (broken, wrong):
+            try:
+                await await_durable(future, timeout=10)
+                outcomes.append(None)
+            except AuditUnavailable as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    started = time.monotonic()
+    try:
+        outcomes = asyncio.run(requests())
+    finally:
+        log.close()
+        empty.dispose()
+    assert all(isinstance(o, AuditUnavailable) for o in outcomes)
+    assert time.monotonic() - started < 5
+    assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 0
+
+
+def test_closing_fails_the_batches_still_waiting_for_their_loop(
+    vault: Vault, loop_engine: Engine
+) -> None:
+    log = _logs(vault, loop_engine, _Clock())
+
+    async def request() -> BaseException | None:
+        recorded = log.submit([_event(1)], awaited=True)
+        log.close()  # before the loop's callback has run
+        try:
+            await await_durable(recorded, timeout=10)
+        except AuditUnavailable as exc:
+            return exc
+        return None
+
+    assert isinstance(asyncio.run(request()), AuditUnavailable)
+    assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 0

@@ -93,6 +93,7 @@ class GroupCommitLog:
         self._log = log
         self._on_loop = on_loop
         self._loop_batches: dict[asyncio.AbstractEventLoop, list[_Submission]] = {}
+        self._closed = False
         self._max_batch = max_batch
         self._timeout = timeout
         self._gather = gather
@@ -144,7 +145,9 @@ class GroupCommitLog:
         future: Future[tuple[RecordedEvent, ...]] = Future()
         submission = (tuple(events), future)
         loop = _running_loop() if awaited and self._on_loop is not None else None
-        if loop is not None:
+        # While batches wait in the writer's queue (the lock was taken), new ones join them
+        # there: committing on the loop, which never waits, would keep overtaking them.
+        if loop is not None and not self._closed and self._queue.empty():
             batch = self._loop_batches.get(loop)
             if batch is None:
                 self._loop_batches[loop] = batch = []
@@ -157,21 +160,36 @@ class GroupCommitLog:
 
     def _commit_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_batches.pop(loop, [])
+        if not batch:
+            return  # failed by close() already
         assert self._on_loop is not None
         events = [event for submitted, _ in batch for event in submitted]
         try:
+            if self._closed:
+                raise AuditUnavailable("the audit log is closed")
             recorded = self._on_loop.try_append_all(events)
-        except AuditUnavailable as failure:
+            if recorded is None:  # the write lock is held elsewhere: the writer waits for it
+                self._start()
+                for submission in batch:
+                    self._queue.put(submission)
+                return
+        except BaseException as exc:  # whatever it was, nobody waits for an answer in vain
+            failure = (
+                exc
+                if isinstance(exc, AuditUnavailable)
+                else AuditUnavailable("the audit log could not record the event")
+            )
             _fail(batch, failure)
-            return
-        if recorded is None:  # the write lock is held elsewhere: the writer thread waits for it
-            self._start()
-            for submission in batch:
-                self._queue.put(submission)
+            if not isinstance(exc, Exception):
+                raise
             return
         _answer(batch, recorded)
 
     def close(self) -> None:
+        """Stop: batches still waiting for a loop's callback fail (AuditUnavailable)."""
+        self._closed = True
+        for loop in list(self._loop_batches):
+            _fail(self._loop_batches.pop(loop, []), AuditUnavailable("the audit log is closed"))
         with self._lock:
             if self._thread is not None:
                 self._queue.put(_STOP)
