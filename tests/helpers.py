@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from stdnum.cn import ric
 
+from vault.audit import Action, AuditEvent, Outcome
 from vault.import_format import CUSTOMER_COLUMNS
 
 
@@ -34,3 +36,16 @@ def customer(**values: str) -> dict[str, str]:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def read_event(n: int) -> AuditEvent:
+    """An allowed read by a claims adjuster of one (random) customer, request ``req-n``."""
+    return AuditEvent(
+        principal="svc-a",
+        role="claims_adjuster",
+        purpose="claims_processing",
+        action=Action.READ,
+        outcome=Outcome.ALLOWED,
+        request_id=f"req-{n}",
+        customer_ids=(uuid.uuid4(),),
+    )

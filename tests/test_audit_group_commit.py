@@ -9,12 +9,10 @@ import uuid
 from concurrent.futures import Future
 
 import pytest
+from helpers import read_event
 
 from vault.audit import (
-    Action,
-    AuditEvent,
     AuditLog,
-    Outcome,
     public_keys_from_keyring,
     signer_from_keyring,
     verify_log,
@@ -32,25 +30,13 @@ from vault.services.runtime import Vault
 from vault.settings import PACKAGED_POLICIES
 
 
-def _event(n: int) -> AuditEvent:
-    return AuditEvent(
-        principal="svc-a",
-        role="claims_adjuster",
-        purpose="claims_processing",
-        action=Action.READ,
-        outcome=Outcome.ALLOWED,
-        request_id=f"req-{n}",
-        customer_ids=(uuid.uuid4(),),
-    )
-
-
 def test_concurrent_appends_are_all_recorded_once_in_a_valid_chain(vault: Vault) -> None:
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
     results: dict[int, int] = {}
 
     def worker(start: int) -> None:
         for n in range(start, start + 25):
-            results[n] = log.append(_event(n)).seq
+            results[n] = log.append(read_event(n)).seq
 
     threads = [threading.Thread(target=worker, args=(i * 100,)) for i in range(8)]
     for t in threads:
@@ -66,7 +52,7 @@ def test_concurrent_appends_are_all_recorded_once_in_a_valid_chain(vault: Vault)
 
 def test_a_multi_event_submission_stays_together(vault: Vault) -> None:
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
-    recorded = log.append_all([_event(1), _event(2), _event(3)])
+    recorded = log.append_all([read_event(1), read_event(2), read_event(3)])
     log.close()
     assert [r.seq for r in recorded] == [1, 2, 3]
 
@@ -80,7 +66,7 @@ def test_when_the_commit_fails_every_waiting_request_fails_closed(vault: Vault) 
 
         def worker(n: int) -> None:
             try:
-                log.append(_event(n))
+                log.append(read_event(n))
             except AuditUnavailable as exc:
                 failures.append(exc)
 
@@ -99,7 +85,7 @@ def test_when_the_commit_fails_every_waiting_request_fails_closed(vault: Vault) 
 def test_submitted_events_release_held_data_only_once_committed(vault: Vault) -> None:
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
     try:
-        pending = Pending({"name": "held"}, log.submit([_event(1)]))
+        pending = Pending({"name": "held"}, log.submit([read_event(1)]))
         assert asyncio.run(pending.released()) == {"name": "held"}
         assert pending.result() == {"name": "held"}
         with vault.engine.connect() as conn:
@@ -113,7 +99,7 @@ def test_held_data_is_never_released_when_its_event_fails_or_never_commits(vault
     with vault.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
     try:
-        failed = Pending("secret", log.submit([_event(1)]))
+        failed = Pending("secret", log.submit([read_event(1)]))
         with pytest.raises(AuditUnavailable):
             failed.result()
         with pytest.raises(AuditUnavailable):
@@ -133,23 +119,23 @@ def test_a_waiter_that_gives_up_does_not_stop_the_writer(vault: Vault) -> None:
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)))
     try:
         with chain_transaction(vault.engine):  # the writer waits for the chain until we leave
-            gone = log.submit([_event(1)])
+            gone = log.submit([read_event(1)])
             assert gone.cancel()  # what asyncio does to the wrapped future of a cancelled request
-        assert log.append(_event(2)).seq == 2  # the writer answered the cancelled one and lives
+        assert log.append(read_event(2)).seq == 2  # the writer answered the cancelled one and lives
     finally:
         log.close()
 
 
 def test_a_plain_log_commits_a_submission_at_once_and_settles_its_outcome(vault: Vault) -> None:
     log = AuditLog(vault.engine, signer_from_keyring(vault.keyring))
-    done = log.submit([_event(1)])
+    done = log.submit([read_event(1)])
     assert done.done()  # committed before submit returned
     assert [r.seq for r in done.result()] == [1]
     with vault.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE audit_events RENAME TO audit_events_away")
     try:
         with pytest.raises(AuditUnavailable):
-            Pending("secret", log.submit([_event(2)])).result()
+            Pending("secret", log.submit([read_event(2)])).result()
     finally:
         with vault.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE audit_events_away RENAME TO audit_events")
@@ -161,7 +147,7 @@ def test_without_announced_requests_every_submission_is_committed_at_once(vault:
     try:
         started = time.monotonic()
         for n in range(5):  # one client, one request after another: never held back
-            wait_durable(log.submit([_event(n)]))
+            wait_durable(log.submit([read_event(n)]))
         assert time.monotonic() - started < gather  # five gathers would take 10 s
     finally:
         log.close()
@@ -173,11 +159,11 @@ def test_a_busy_log_waits_for_announced_submissions_and_commits_them_together(
     gather = 0.5
     log = GroupCommitLog(AuditLog(vault.engine, signer_from_keyring(vault.keyring)), gather=gather)
     try:
-        alone = wait_durable(log.submit([_event(1)]))
+        alone = wait_durable(log.submit([read_event(1)]))
         with log.expect() as coming:  # another request is on its way to submitting
-            second = log.submit([_event(2)])
+            second = log.submit([read_event(2)])
             time.sleep(gather / 5)
-            third = log.submit([_event(3)], coming)
+            third = log.submit([read_event(3)], coming)
         together = wait_durable(second) + wait_durable(third)
         # One transaction reads the clock once: the same time means the same commit.
         assert together[0].occurred_at == together[1].occurred_at != alone[0].occurred_at
@@ -185,7 +171,7 @@ def test_a_busy_log_waits_for_announced_submissions_and_commits_them_together(
         with log.expect():  # a request that ends without submitting (a 401, a 404) ...
             pass
         started = time.monotonic()
-        wait_durable(log.submit([_event(4)]))  # ... holds nobody back afterwards
+        wait_durable(log.submit([read_event(4)]))  # ... holds nobody back afterwards
         assert time.monotonic() - started < gather
     finally:
         log.close()

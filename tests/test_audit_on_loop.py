@@ -12,18 +12,15 @@ import datetime as dt
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import read_event
 from sqlalchemy import Engine
 
 from vault.audit import (
-    Action,
-    AuditEvent,
     AuditLog,
-    Outcome,
     public_keys_from_keyring,
     signer_from_keyring,
     verify_log,
@@ -34,18 +31,6 @@ from vault.services.runtime import Vault
 from vault.storage.engine import create_vault_engine
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
-
-
-def _event(n: int) -> AuditEvent:
-    return AuditEvent(
-        principal="svc-a",
-        role="claims_adjuster",
-        purpose="claims_processing",
-        action=Action.READ,
-        outcome=Outcome.ALLOWED,
-        request_id=f"req-{n}",
-        customer_ids=(uuid.uuid4(),),
-    )
 
 
 class _Clock:
@@ -91,7 +76,7 @@ def test_awaited_submissions_are_committed_together_on_the_loop(
     log = _logs(vault, loop_engine, clock)
 
     async def requests() -> tuple[int, list[int]]:
-        futures = [log.submit([_event(n)], awaited=True) for n in range(5)]
+        futures = [log.submit([read_event(n)], awaited=True) for n in range(5)]
         recorded = [await await_durable(f) for f in futures]
         return threading.get_ident(), [r[0].seq for r in recorded]
 
@@ -111,11 +96,11 @@ def test_not_awaited_or_off_the_loop_a_submission_goes_to_the_writer_thread(
     log = _logs(vault, loop_engine, clock)
 
     async def request() -> int:
-        await await_durable(log.submit([_event(1)]))  # awaited=False: e.g. a blocking caller
+        await await_durable(log.submit([read_event(1)]))  # awaited=False: e.g. a blocking caller
         return threading.get_ident()
 
     loop_thread = asyncio.run(request())
-    log.submit([_event(2)], awaited=True).result(timeout=30)  # no running loop here
+    log.submit([read_event(2)], awaited=True).result(timeout=30)  # no running loop here
     log.close()
     assert len(clock.threads) == 2
     assert loop_thread not in clock.threads
@@ -131,7 +116,7 @@ def test_with_the_write_lock_held_elsewhere_the_loop_hands_over_and_keeps_servin
     released = threading.Timer(1.5, other.rollback)
 
     async def request() -> tuple[int, float, int]:
-        recorded = log.submit([_event(1)], awaited=True)
+        recorded = log.submit([read_event(1)], awaited=True)
         started = time.monotonic()
         await asyncio.sleep(0.05)  # a loop blocked on the lock would not wake for 1.5 s
         responsive = time.monotonic() - started
@@ -161,12 +146,12 @@ def test_a_log_that_cannot_wait_for_the_lock_writes_nothing_and_says_so(
     other = _hold_write_lock(vault)
     try:
         started = time.monotonic()
-        assert log.try_append_all([_event(1)]) is None
+        assert log.try_append_all([read_event(1)]) is None
         assert time.monotonic() - started < 1.0  # refused at once, not after a busy wait
     finally:
         other.rollback()
         other.close()
-    recorded = log.try_append_all([_event(2)])
+    recorded = log.try_append_all([read_event(2)])
     assert recorded is not None
     assert [r.seq for r in recorded] == [1]
     report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
@@ -183,7 +168,7 @@ def test_an_on_loop_commit_that_fails_fails_its_requests_at_once(
     log = GroupCommitLog(AuditLog(vault.engine, signer), on_loop=AuditLog(empty, signer))
 
     async def requests() -> list[BaseException | None]:
-        broken = log.submit([_event(1)], awaited=True)  # the table is not there
+        broken = log.submit([read_event(1)], awaited=True)  # the table is not there
         wrong = log.submit([object()], awaited=True)  # type: ignore[list-item]  # not an event
         outcomes: list[BaseException | None] = []
         for future in (broken, wrong):
@@ -211,7 +196,7 @@ def test_closing_fails_the_batches_still_waiting_for_their_loop(
     log = _logs(vault, loop_engine, _Clock())
 
     async def request() -> BaseException | None:
-        recorded = log.submit([_event(1)], awaited=True)
+        recorded = log.submit([read_event(1)], awaited=True)
         log.close()  # before the loop's callback has run
         try:
             await await_durable(recorded, timeout=10)

@@ -174,12 +174,7 @@ class GroupCommitLog:
                     self._queue.put(submission)
                 return
         except BaseException as exc:  # whatever it was, nobody waits for an answer in vain
-            failure = (
-                exc
-                if isinstance(exc, AuditUnavailable)
-                else AuditUnavailable("the audit log could not record the event")
-            )
-            _fail(batch, failure)
+            _fail(batch, _as_unavailable(exc))
             if not isinstance(exc, Exception):
                 raise
             return
@@ -233,12 +228,7 @@ class GroupCommitLog:
         try:
             recorded = self._log.append_all(events)
         except Exception as exc:
-            failure = (
-                exc
-                if isinstance(exc, AuditUnavailable)
-                else AuditUnavailable("the audit log could not record the event")
-            )
-            _fail(submissions, failure)
+            _fail(submissions, _as_unavailable(exc))
             return
         _answer(submissions, recorded)
 
@@ -251,6 +241,13 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:  # not on an event loop's thread
         return None
+
+
+def _as_unavailable(exc: BaseException) -> AuditUnavailable:
+    """What the waiters of a failed commit are told (never the driver's message)."""
+    if isinstance(exc, AuditUnavailable):
+        return exc
+    return AuditUnavailable("the audit log could not record the event")
 
 
 def _fail(submissions: Sequence[_Submission], failure: AuditUnavailable) -> None:
