@@ -21,6 +21,7 @@ from vault.services.redactions import RefreshQueue
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
 from vault.storage.engine import create_vault_engine, is_sqlite
+from vault.storage.wal import WalCheckpointer
 
 
 @dataclass
@@ -39,6 +40,7 @@ class AppContext:
     _stored: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop_engine: Engine | None = None
+    _checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -54,12 +56,15 @@ class AppContext:
             return AuditLog(engine, signer, clock=vault.clock)
 
         # SQLite: the 360 read's audit events are committed on the event loop, through a
-        # connection that never waits for the write lock (vault/audit/group.py).
-        loop_engine = (
-            create_vault_engine(settings.database_url, lock_timeout=0, pool_size=1)
-            if is_sqlite(vault.engine)
-            else None
-        )
+        # connection that never waits for the write lock (vault/audit/group.py) and never
+        # checkpoints the WAL: a thread of its own does that (vault/storage/wal.py).
+        loop_engine = checkpointer = None
+        if is_sqlite(vault.engine):
+            loop_engine = create_vault_engine(
+                settings.database_url, lock_timeout=0, auto_checkpoint=False, pool_size=1
+            )
+            checkpointer = WalCheckpointer(vault.engine)
+            checkpointer.start()
         audit = GroupCommitLog(
             audit_log(vault.engine),
             on_loop=audit_log(loop_engine) if loop_engine is not None else None,
@@ -79,6 +84,7 @@ class AppContext:
             # PostgreSQL reads wait on the network, so they keep their worker thread.
             inline_reads=is_sqlite(vault.reader),
             _loop_engine=loop_engine,
+            _checkpointer=checkpointer,
         )
         context.refresh_queue = RefreshQueue(vault, context.stored_redactions)
         context.access = AccessService(
@@ -128,6 +134,8 @@ class AppContext:
         if self.refresh_queue is not None:
             self.refresh_queue.close()
         self.audit.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._loop_engine is not None:
             self._loop_engine.dispose()
         self.vault.close()

@@ -19,6 +19,7 @@ import pytest
 from helpers import read_event
 from sqlalchemy import Engine
 
+from api.context import AppContext
 from vault.audit import (
     AuditLog,
     public_keys_from_keyring,
@@ -28,6 +29,7 @@ from vault.audit import (
 from vault.audit.group import GroupCommitLog, await_durable
 from vault.errors import AuditUnavailable
 from vault.services.runtime import Vault
+from vault.settings import Settings
 from vault.storage.engine import create_vault_engine
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
@@ -51,11 +53,12 @@ def loop_engine(vault: Vault, database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _logs(vault: Vault, loop_engine: Engine, clock: _Clock) -> GroupCommitLog:
+def _logs(vault: Vault, loop_engine: Engine, clock: _Clock, **options: float) -> GroupCommitLog:
     signer = signer_from_keyring(vault.keyring)
     return GroupCommitLog(
         AuditLog(vault.engine, signer, clock=clock),
         on_loop=AuditLog(loop_engine, signer, clock=clock),
+        **options,
     )
 
 
@@ -206,3 +209,50 @@ def test_closing_fails_the_batches_still_waiting_for_their_loop(
 
     assert isinstance(asyncio.run(request()), AuditUnavailable)
     assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 0
+
+
+@pytest.mark.parametrize(("slow_commit", "on_loop_commits"), [(0.0, 1), (30.0, 3)])
+def test_after_a_slow_on_loop_commit_the_writer_thread_commits_for_a_while(
+    vault: Vault, loop_engine: Engine, slow_commit: float, on_loop_commits: int
+) -> None:
+    """A stalling disk must not freeze the loop commit after commit (``slow_commit``).
+
+    With a threshold of 0 every on-loop commit counts as slow: the first one
+    pauses the loop's commits and the next two go to the writer thread.  With a
+    threshold no commit reaches, all three stay on the loop.
+    """
+    clock = _Clock()
+    log = _logs(vault, loop_engine, clock, slow_commit=slow_commit, pause=60.0)
+
+    async def requests() -> int:
+        for n in range(3):  # one after another: three separate commits
+            await await_durable(log.submit([read_event(n)], awaited=True))
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(requests())
+    log.close()
+    assert len(clock.threads) == 3
+    assert clock.threads.count(loop_thread) == on_loop_commits
+    assert clock.threads[0] == loop_thread
+    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+    assert report.ok
+    assert report.events_checked == 3
+
+
+def test_the_apps_on_loop_commits_leave_wal_checkpoints_to_their_thread(
+    settings: Settings,
+) -> None:
+    """What the API builds: a loop engine that never checkpoints, and a thread that does."""
+    context = AppContext.open(settings)
+    try:
+        assert context._loop_engine is not None
+        assert context._checkpointer is not None
+        with context._loop_engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        deadline = time.monotonic() + 10
+        while context._checkpointer.last is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert context._checkpointer.last is not None
+        assert not context._checkpointer.last.busy
+    finally:
+        context.close()

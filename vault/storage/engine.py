@@ -43,7 +43,12 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def create_vault_engine(
-    url: str, *, read_only: bool = False, lock_timeout: float = 30.0, **kwargs: Any
+    url: str,
+    *,
+    read_only: bool = False,
+    lock_timeout: float = 30.0,
+    auto_checkpoint: bool = True,
+    **kwargs: Any,
 ) -> Engine:
     """An engine for ``url`` with the vault's connection settings.
 
@@ -57,6 +62,12 @@ def create_vault_engine(
     never writes may use it.  ``lock_timeout`` is how long (seconds) SQLite
     waits for another connection's write lock before failing with "database is
     locked"; 0 fails at once (for code on an event loop, which must not block).
+
+    ``auto_checkpoint=False`` (SQLite): this engine's commits never copy the
+    WAL back into the database file (``PRAGMA wal_autocheckpoint=0``), a step
+    that reads and fsyncs up to a thousand pages inside whichever commit
+    crosses the threshold.  Code on an event loop uses it; whoever creates such
+    an engine must checkpoint the WAL elsewhere (:class:`~vault.storage.wal.WalCheckpointer`).
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -72,7 +83,8 @@ def create_vault_engine(
         engine = create_engine(
             url, connect_args={"timeout": lock_timeout}, hide_parameters=True, **kwargs
         )
-        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, lock_timeout))
+        pragmas = functools.partial(_sqlite_pragmas, lock_timeout, auto_checkpoint)
+        event.listen(engine, "connect", pragmas)
         # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
         event.listen(engine, "connect", _sqlite_autocommit_off)
         return engine
@@ -102,7 +114,9 @@ def _private_file(path: Path) -> None:
                 )
 
 
-def _sqlite_pragmas(lock_timeout: float, dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(
+    lock_timeout: float, auto_checkpoint: bool, dbapi_connection: Any, _record: Any
+) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in (
@@ -111,6 +125,7 @@ def _sqlite_pragmas(lock_timeout: float, dbapi_connection: Any, _record: Any) ->
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
             f"PRAGMA busy_timeout={int(lock_timeout * 1000)}",
+            *(() if auto_checkpoint else ("PRAGMA wal_autocheckpoint=0",)),
         ):
             cursor.execute(pragma)
     finally:
