@@ -7,6 +7,10 @@ itself grow (or not) to see who copied what, and when.
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +42,7 @@ def test_only_an_auto_checkpointing_engine_copies_the_wal_inside_its_commit(
         _write_blob(engine)
         copied_by_commit = database.stat().st_size >= BLOB
         assert copied_by_commit is auto_checkpoint
-        report = checkpoint_wal(engine)
+        report = checkpoint_wal(engine, restart_frames=None)
         assert not report.busy
         assert report.checkpointed_frames == report.wal_frames > 1000
         assert database.stat().st_size >= BLOB  # copied now, either way
@@ -58,3 +62,105 @@ def test_closing_the_checkpointer_checkpoints_once_more(tmp_path: Path) -> None:
         checkpointer.close()
     assert database.stat().st_size >= BLOB
     writer.dispose()
+
+
+def _wal(database: Path) -> Path:
+    return database.with_name(database.name + "-wal")
+
+
+def _write_rows(engine: sa.Engine, count: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS r (b BLOB)"))
+    for _ in range(count):
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO r VALUES (:b)"), {"b": os.urandom(3000)})
+
+
+@pytest.mark.parametrize("rows", [5, 200])
+def test_a_round_restarts_the_wal_only_when_it_is_long(tmp_path: Path, rows: int) -> None:
+    database = tmp_path / "wal.db"
+    engine = create_vault_engine(f"sqlite:///{database}", auto_checkpoint=False)
+    try:
+        _write_rows(engine, rows)
+        report = checkpoint_wal(engine, restart_frames=100)
+        long = rows == 200
+        assert not report.busy
+        assert report.restarted is long
+        with engine.connect() as conn:  # the pool's connection keeps its own lock timeout
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        engine.dispose()
+
+
+def test_a_reader_of_the_wal_makes_the_restart_give_up_in_time(tmp_path: Path) -> None:
+    """A long reader (an export) must not hold writers up for longer than ``restart_wait``."""
+    database = tmp_path / "wal.db"
+    engine = create_vault_engine(f"sqlite:///{database}", auto_checkpoint=False)
+    readers = create_vault_engine(f"sqlite:///{database}", read_only=True)
+    try:
+        _write_rows(engine, 10)
+        with readers.begin() as reader:
+            reader.exec_driver_sql("SELECT count(*) FROM r").scalar()  # holds its snapshot
+            _write_rows(engine, 200)
+            started = time.monotonic()
+            report = checkpoint_wal(engine, restart_frames=100, restart_wait=0.05)
+            assert time.monotonic() - started < 2
+            assert report.busy
+            assert not report.restarted
+            assert report.checkpointed_frames < report.wal_frames
+        assert checkpoint_wal(engine, restart_frames=100).restarted  # the next round can
+    finally:
+        readers.dispose()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("restart_frames", [None, 100])
+def test_commits_racing_the_checkpoints_do_not_grow_the_wal_for_ever(
+    tmp_path: Path, restart_frames: int | None
+) -> None:
+    """What a busy server does to its WAL, made deterministic.
+
+    SQLite writes the WAL from its start again only when a write begins with
+    every frame copied back.  Under load a reader always holds a snapshot (or
+    a commit lands) while the passive checkpoint copies, so it never copies
+    everything and the WAL only grows; the restarting round waits for that
+    reader to finish, and the next commits overwrite the WAL from its start.
+    """
+    database = tmp_path / "wal.db"
+    engine = create_vault_engine(f"sqlite:///{database}", auto_checkpoint=False)
+    readers = create_vault_engine(f"sqlite:///{database}", read_only=True)
+    _write_rows(engine, 1)
+    sizes: list[int] = []
+    try:
+        for _ in range(5):
+            holding, checkpointing, done = (threading.Event() for _ in range(3))
+
+            def read(
+                holding: threading.Event = holding,
+                checkpointing: threading.Event = checkpointing,
+                done: threading.Event = done,
+            ) -> None:
+                with readers.begin() as reader:
+                    reader.exec_driver_sql("SELECT count(*) FROM r").scalar()
+                    holding.set()
+                    checkpointing.wait(10)
+                    time.sleep(0.2)  # still reading while the checkpoint starts
+                done.set()
+
+            thread = threading.Thread(target=read)
+            thread.start()
+            assert holding.wait(10)
+            _write_rows(engine, 60)
+            checkpointing.set()
+            report = checkpoint_wal(engine, restart_frames=restart_frames, restart_wait=10)
+            thread.join()
+            assert done.is_set()
+            assert report.restarted is (restart_frames is not None)
+            sizes.append(_wal(database).stat().st_size)
+    finally:
+        readers.dispose()
+        engine.dispose()
+    if restart_frames is None:
+        assert all(a < b for a, b in itertools.pairwise(sizes))  # grew every round
+    else:
+        assert max(sizes) < 2 * sizes[0]  # the file stopped growing after the first round

@@ -7,10 +7,23 @@ The API's on-loop audit commits (:mod:`vault.audit.group`) must not pay that
 on the event loop, so their engine has ``auto_checkpoint=False`` and this
 thread checkpoints for them, every ``interval`` seconds.
 
-The checkpoint is ``PASSIVE``: it copies what no reader still needs and never
-waits for, or blocks, readers and writers; what it cannot copy yet waits for
-the next one.  Without it the WAL of such an engine would grow for as long as
-the process runs.
+Each round starts with a ``PASSIVE`` checkpoint: it copies what no reader
+still needs and never waits for, or blocks, readers and writers.  That alone
+does not bound the WAL.  SQLite writes the WAL from its start again only when
+a write transaction begins while every frame is copied back, and under steady
+commits some commit always lands while the checkpoint copies, so the file
+would grow for as long as the load lasts (measured: 50 MB in 15 s of the read
+benchmark, every read slower for searching the longer WAL index).  So when a
+round leaves more than ``restart_frames`` frames in the WAL, it follows with
+a ``RESTART`` checkpoint: that one blocks new writers while it copies the
+little the passive one left, and waits up to ``restart_wait`` seconds for the
+current writer and for readers of the WAL to finish, so that the next commit
+writes the WAL from its start again.  (Not ``TRUNCATE``: a WAL emptied to zero
+bytes grows its file again with every commit, and a growing file makes each
+commit's fsync write its metadata too.)  On-loop audit commits that meet its
+lock go to the writer thread meanwhile, which waits (:mod:`vault.audit.group`);
+a round that cannot restart in time (a long reader, an export) reports
+``busy`` and the next round tries again.
 """
 
 from __future__ import annotations
@@ -26,38 +39,75 @@ log = get_logger(__name__)
 
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between checkpoints: at a thousand audit commits a second, a few MB of WAL."""
+RESTART_FRAMES = 1000
+"""A WAL longer than this after a passive checkpoint is restarted (SQLite's own
+auto-checkpoint threshold, about 4 MB of pages)."""
+RESTART_WAIT = 0.05
+"""How long a restarting checkpoint waits for the writer and the WAL's readers: writers
+wait for it meanwhile, so it must be short."""
 
 
 class Checkpointed(NamedTuple):
-    """What one ``PRAGMA wal_checkpoint(PASSIVE)`` reported."""
+    """What one round of checkpointing reported (SQLite's ``wal_checkpoint`` row)."""
 
     busy: bool
-    """Another checkpoint was running (nothing was done)."""
+    """The round could not finish: another checkpoint was running, or (restarting) the
+    writer or a reader of the WAL did not finish in time."""
     wal_frames: int
+    """Frames in the WAL after the round."""
     checkpointed_frames: int
+    restarted: bool = False
+    """The round went on to a ``RESTART`` checkpoint: the next commit writes the WAL from
+    its start."""
 
 
-def checkpoint_wal(engine: Engine) -> Checkpointed:
-    """Copy what the WAL holds back into the database file now, without waiting for anyone."""
+def checkpoint_wal(
+    engine: Engine,
+    *,
+    restart_frames: int | None = RESTART_FRAMES,
+    restart_wait: float = RESTART_WAIT,
+) -> Checkpointed:
+    """Copy what the WAL holds back into the database file now; restart a long WAL.
+
+    The passive part waits for no one.  When it leaves more than
+    ``restart_frames`` frames in the WAL (``None``: never), a ``RESTART``
+    checkpoint follows, waiting at most ``restart_wait`` seconds (see the
+    module docstring for why a passive checkpoint alone lets the WAL grow).
+    """
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
             # Outside a transaction: the engine's connections are in autocommit mode.
             busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy or restart_frames is None or frames <= restart_frames:
+                return Checkpointed(bool(busy), int(frames), int(done))
+            (timeout,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+            cursor.execute(f"PRAGMA busy_timeout={max(1, int(restart_wait * 1000))}")
+            try:
+                busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
+            return Checkpointed(bool(busy), int(frames), int(done), restarted=not busy)
         finally:
             cursor.close()
     finally:
         connection.close()
-    return Checkpointed(bool(busy), int(frames), int(done))
 
 
 class WalCheckpointer:
     """A daemon thread that runs :func:`checkpoint_wal` every ``interval`` seconds."""
 
-    def __init__(self, engine: Engine, *, interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        interval: float = CHECKPOINT_INTERVAL,
+        restart_frames: int | None = RESTART_FRAMES,
+    ) -> None:
         self._engine = engine
         self._interval = interval
+        self._restart_frames = restart_frames
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last: Checkpointed | None = None
@@ -79,7 +129,7 @@ class WalCheckpointer:
         while True:
             stopping = self._stop.wait(self._interval)
             try:
-                self.last = checkpoint_wal(self._engine)
+                self.last = checkpoint_wal(self._engine, restart_frames=self._restart_frames)
             except Exception as exc:  # a locked or failing file: the next round tries again
                 log.warning("wal.checkpoint_failed", error_type=type(exc).__name__)
             if stopping:
