@@ -21,7 +21,7 @@ from vault.services.redactions import RefreshQueue
 from vault.services.runtime import Vault, open_vault
 from vault.settings import Settings
 from vault.storage.engine import create_vault_engine, is_sqlite
-from vault.storage.wal import WalCheckpointer
+from vault.storage.wal import WalCheckpointer, WalSyncer
 
 
 @dataclass
@@ -41,6 +41,7 @@ class AppContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop_engine: Engine | None = None
     _checkpointer: WalCheckpointer | None = None
+    _syncer: WalSyncer | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -56,18 +57,25 @@ class AppContext:
             return AuditLog(engine, signer, clock=vault.clock)
 
         # SQLite: the 360 read's audit events are committed on the event loop, through a
-        # connection that never waits for the write lock (vault/audit/group.py) and never
-        # checkpoints the WAL: a thread of its own does that (vault/storage/wal.py).
-        loop_engine = checkpointer = None
+        # connection that never waits for the write lock (vault/audit/group.py), never
+        # checkpoints the WAL and never flushes it: threads of their own do those, and the
+        # batch is answered after the flush (vault/storage/wal.py).
+        loop_engine = checkpointer = syncer = None
         if is_sqlite(vault.engine):
             loop_engine = create_vault_engine(
-                settings.database_url, lock_timeout=0, auto_checkpoint=False, pool_size=1
+                settings.database_url,
+                lock_timeout=0,
+                auto_checkpoint=False,
+                durable_commits=False,
+                pool_size=1,
             )
             checkpointer = WalCheckpointer(vault.engine)
             checkpointer.start()
+            syncer = WalSyncer(loop_engine)
         audit = GroupCommitLog(
             audit_log(vault.engine),
             on_loop=audit_log(loop_engine) if loop_engine is not None else None,
+            on_loop_sync=syncer,
         )
         context = cls(
             settings,
@@ -85,6 +93,7 @@ class AppContext:
             inline_reads=is_sqlite(vault.reader),
             _loop_engine=loop_engine,
             _checkpointer=checkpointer,
+            _syncer=syncer,
         )
         context.refresh_queue = RefreshQueue(vault, context.stored_redactions)
         context.access = AccessService(
@@ -134,6 +143,8 @@ class AppContext:
         if self.refresh_queue is not None:
             self.refresh_queue.close()
         self.audit.close()
+        if self._syncer is not None:  # answers the batches committed but not yet flushed
+            self._syncer.close()
         if self._checkpointer is not None:
             self._checkpointer.close()
         if self._loop_engine is not None:

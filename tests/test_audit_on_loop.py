@@ -31,6 +31,7 @@ from vault.errors import AuditUnavailable
 from vault.services.runtime import Vault
 from vault.settings import Settings
 from vault.storage.engine import create_vault_engine
+from vault.storage.wal import WalSyncer, sync_wal
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -211,44 +212,107 @@ def test_closing_fails_the_batches_still_waiting_for_their_loop(
     assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 0
 
 
-@pytest.mark.parametrize(("slow_commit", "on_loop_commits"), [(0.0, 1), (30.0, 3)])
-def test_after_a_slow_on_loop_commit_the_writer_thread_commits_for_a_while(
-    vault: Vault, loop_engine: Engine, slow_commit: float, on_loop_commits: int
+def _stalling_syncer(engine: Engine, flushes: list[str]) -> tuple[WalSyncer, threading.Event]:
+    """A syncer whose disk hangs until the returned event is set (then flushes for real)."""
+    release = threading.Event()
+
+    def flush(database: Path) -> None:
+        flushes.append("started")
+        assert release.wait(30)
+        sync_wal(database)
+        flushes.append("done")
+
+    return WalSyncer(engine, flush=flush), release
+
+
+def test_an_on_loop_batch_is_answered_after_its_wal_flush_which_the_loop_never_waits_for(
+    vault: Vault, database_url: str
 ) -> None:
-    """A stalling disk must not freeze the loop commit after commit (``slow_commit``).
-
-    With a threshold of 0 every on-loop commit counts as slow: the first one
-    pauses the loop's commits and the next two go to the writer thread.  With a
-    threshold no commit reaches, all three stay on the loop.
-    """
+    """A stalling disk delays only the requests waiting for the flush, not the loop."""
+    engine = create_vault_engine(
+        database_url, lock_timeout=0, durable_commits=False, auto_checkpoint=False, pool_size=1
+    )
+    flushes: list[str] = []
+    syncer, release = _stalling_syncer(engine, flushes)
     clock = _Clock()
-    log = _logs(vault, loop_engine, clock, slow_commit=slow_commit, pause=60.0)
+    signer = signer_from_keyring(vault.keyring)
+    log = GroupCommitLog(
+        AuditLog(vault.engine, signer, clock=clock),
+        on_loop=AuditLog(engine, signer, clock=clock),
+        on_loop_sync=syncer,
+    )
 
-    async def requests() -> int:
-        for n in range(3):  # one after another: three separate commits
-            await await_durable(log.submit([read_event(n)], awaited=True))
-        return threading.get_ident()
+    async def request() -> tuple[int, float, bool, int, int]:
+        recorded = log.submit([read_event(1)], awaited=True)
+        started = time.monotonic()
+        for _ in range(10):  # the loop keeps running while the flush hangs
+            await asyncio.sleep(0.01)
+        responsive = time.monotonic() - started
+        answered_early = recorded.done()
+        committed = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
+        release.set()
+        seq = (await await_durable(recorded))[0].seq
+        return threading.get_ident(), responsive, answered_early, committed.events_checked, seq
 
-    loop_thread = asyncio.run(requests())
-    log.close()
-    assert len(clock.threads) == 3
-    assert clock.threads.count(loop_thread) == on_loop_commits
-    assert clock.threads[0] == loop_thread
-    report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
-    assert report.ok
-    assert report.events_checked == 3
+    try:
+        loop_thread, responsive, answered_early, committed, seq = asyncio.run(request())
+    finally:
+        log.close()
+        syncer.close()
+        engine.dispose()
+    assert responsive < 1.0
+    assert committed == 1  # in the log while its flush was still pending ...
+    assert not answered_early  # ... but not answered before the flush was done
+    assert flushes == ["started", "done"]
+    assert seq == 1
+    assert clock.threads == [loop_thread]  # committed on the loop, flushed elsewhere
 
 
-def test_the_apps_on_loop_commits_leave_wal_checkpoints_to_their_thread(
+def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_url: str) -> None:
+    engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
+
+    def failing(_database: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    syncer = WalSyncer(engine, flush=failing)
+    signer = signer_from_keyring(vault.keyring)
+    log = GroupCommitLog(
+        AuditLog(vault.engine, signer), on_loop=AuditLog(engine, signer), on_loop_sync=syncer
+    )
+
+    async def request() -> BaseException | None:
+        try:
+            await await_durable(log.submit([read_event(1)], awaited=True), timeout=10)
+        except AuditUnavailable as exc:
+            return exc
+        return None
+
+    try:
+        failure = asyncio.run(request())
+    finally:
+        log.close()
+        syncer.close()
+        engine.dispose()
+    assert isinstance(failure, AuditUnavailable)
+    assert "Input/output" not in str(failure)  # the caller learns that, not the driver's words
+    # The event itself stays in the log, possibly not durable: that errs on the side of audit.
+    assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 1
+
+
+def test_the_apps_on_loop_commits_leave_wal_checkpoints_and_flushes_to_their_threads(
     settings: Settings,
 ) -> None:
-    """What the API builds: a loop engine that never checkpoints, and a thread that does."""
+    """What the API builds: a loop engine that never checkpoints or flushes, threads that do."""
     context = AppContext.open(settings)
     try:
         assert context._loop_engine is not None
         assert context._checkpointer is not None
+        assert context._syncer is not None
         with context._loop_engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        with context.vault.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         deadline = time.monotonic() + 10
         while context._checkpointer.last is None and time.monotonic() < deadline:
             time.sleep(0.05)

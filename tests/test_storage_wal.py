@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from vault.storage.engine import create_vault_engine
-from vault.storage.wal import WalCheckpointer, checkpoint_wal
+from vault.storage.wal import WalCheckpointer, WalSyncer, checkpoint_wal, sync_wal
 
 BLOB = 6 * 1024 * 1024
 """One commit of about 1,500 pages: past SQLite's auto-checkpoint threshold of 1,000."""
@@ -164,3 +164,89 @@ def test_commits_racing_the_checkpoints_do_not_grow_the_wal_for_ever(
         assert all(a < b for a, b in itertools.pairwise(sizes))  # grew every round
     else:
         assert max(sizes) < 2 * sizes[0]  # the file stopped growing after the first round
+
+
+@pytest.mark.parametrize(("durable_commits", "synchronous"), [(True, 2), (False, 1)])
+def test_only_an_engine_without_durable_commits_leaves_the_wal_unflushed(
+    tmp_path: Path, durable_commits: bool, synchronous: int
+) -> None:
+    """``FULL`` (2) flushes the WAL in every commit; ``NORMAL`` (1) leaves that to a WalSyncer."""
+    engine = create_vault_engine(
+        f"sqlite:///{tmp_path / 'wal.db'}", durable_commits=durable_commits
+    )
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous
+    finally:
+        engine.dispose()
+
+
+def test_sync_wal_flushes_the_wal_and_accepts_a_checkpointed_one(tmp_path: Path) -> None:
+    database = tmp_path / "wal.db"
+    engine = create_vault_engine(f"sqlite:///{database}", durable_commits=False)
+    try:
+        _write_rows(engine, 3)
+        assert _wal(database).stat().st_size > 0
+        sync_wal(database)
+    finally:
+        engine.dispose()  # the last connection checkpoints the WAL and removes it
+    assert not _wal(database).exists()
+    sync_wal(database)  # the database file holds it all now: that one is flushed
+    with pytest.raises(FileNotFoundError):
+        sync_wal(tmp_path / "gone.db")  # neither file: never reported as flushed
+
+
+def test_the_syncer_answers_after_a_flush_that_started_after_the_request(
+    tmp_path: Path,
+) -> None:
+    """Who asks while a flush runs is not covered by it; one later flush covers them all."""
+    engine = create_vault_engine(f"sqlite:///{tmp_path / 'wal.db'}", durable_commits=False)
+    first_started, release = threading.Event(), threading.Event()
+    flushes: list[Path] = []
+
+    def flush(database: Path) -> None:
+        first_started.set()
+        assert release.wait(30)
+        sync_wal(database)
+        flushes.append(database)
+
+    syncer = WalSyncer(engine, flush=flush)
+    answers: list[tuple[str, BaseException | None]] = []
+    try:
+        syncer.after_sync(lambda failure: answers.append(("first", failure)))
+        assert first_started.wait(30)
+        for n in range(5):  # while the first flush is still running
+            syncer.after_sync(lambda failure, n=n: answers.append((f"later {n}", failure)))
+        time.sleep(0.1)
+        assert answers == []  # nobody is answered before a flush completes
+        release.set()
+    finally:
+        syncer.close()
+        engine.dispose()
+    assert answers == [("first", None)] + [(f"later {n}", None) for n in range(5)]
+    assert flushes == [tmp_path / "wal.db"] * 2
+
+
+def test_a_failed_flush_is_reported_and_a_closed_syncer_refuses(tmp_path: Path) -> None:
+    engine = create_vault_engine(f"sqlite:///{tmp_path / 'wal.db'}", durable_commits=False)
+
+    def failing(_database: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    syncer = WalSyncer(engine, flush=failing)
+    failed = threading.Event()
+    outcomes: list[BaseException | None] = []
+
+    def note(failure: BaseException | None) -> None:
+        outcomes.append(failure)
+        failed.set()
+
+    try:
+        syncer.after_sync(note)
+        assert failed.wait(30)
+    finally:
+        syncer.close()
+    syncer.after_sync(outcomes.append)  # closed: answered at once, on the caller's thread
+    engine.dispose()
+    assert isinstance(outcomes[0], OSError)
+    assert isinstance(outcomes[1], RuntimeError)

@@ -48,6 +48,7 @@ def create_vault_engine(
     read_only: bool = False,
     lock_timeout: float = 30.0,
     auto_checkpoint: bool = True,
+    durable_commits: bool = True,
     **kwargs: Any,
 ) -> Engine:
     """An engine for ``url`` with the vault's connection settings.
@@ -68,6 +69,13 @@ def create_vault_engine(
     that reads and fsyncs up to a thousand pages inside whichever commit
     crosses the threshold.  Code on an event loop uses it; whoever creates such
     an engine must checkpoint the WAL elsewhere (:class:`~vault.storage.wal.WalCheckpointer`).
+
+    ``durable_commits=False`` (SQLite): a commit returns once its pages are in
+    the WAL file, before they are flushed to the disk (``PRAGMA
+    synchronous=NORMAL`` instead of ``FULL``); a power cut can lose it.  For
+    code that must not wait for the disk (an event loop): whoever uses such an
+    engine must not treat a commit as durable until the WAL has been flushed
+    after it (:class:`~vault.storage.wal.WalSyncer`).
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -83,7 +91,7 @@ def create_vault_engine(
         engine = create_engine(
             url, connect_args={"timeout": lock_timeout}, hide_parameters=True, **kwargs
         )
-        pragmas = functools.partial(_sqlite_pragmas, lock_timeout, auto_checkpoint)
+        pragmas = functools.partial(_sqlite_pragmas, lock_timeout, auto_checkpoint, durable_commits)
         event.listen(engine, "connect", pragmas)
         # pysqlite's own transaction handling fights BEGIN IMMEDIATE; take over.
         event.listen(engine, "connect", _sqlite_autocommit_off)
@@ -115,13 +123,17 @@ def _private_file(path: Path) -> None:
 
 
 def _sqlite_pragmas(
-    lock_timeout: float, auto_checkpoint: bool, dbapi_connection: Any, _record: Any
+    lock_timeout: float,
+    auto_checkpoint: bool,
+    durable_commits: bool,
+    dbapi_connection: Any,
+    _record: Any,
 ) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in (
             "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
+            f"PRAGMA synchronous={'FULL' if durable_commits else 'NORMAL'}",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
             f"PRAGMA busy_timeout={int(lock_timeout * 1000)}",

@@ -1,4 +1,4 @@
-"""SQLite WAL housekeeping for connections that must not checkpoint themselves.
+"""SQLite WAL housekeeping for connections that must not checkpoint or flush themselves.
 
 A WAL-mode commit normally checkpoints when the WAL has grown past a thousand
 pages: inside that commit, it copies the pages back into the database file and
@@ -24,11 +24,24 @@ commit's fsync write its metadata too.)  On-loop audit commits that meet its
 lock go to the writer thread meanwhile, which waits (:mod:`vault.audit.group`);
 a round that cannot restart in time (a long reader, an export) reports
 ``busy`` and the next round tries again.
+
+The same commits do not flush the WAL to the disk either (their engine has
+``durable_commits=False``): an ``fdatasync`` is a fraction of a millisecond
+on a good disk, but a virtual disk stalls now and then (measured: 75 ms,
+about once in fifteen seconds of the read benchmark), and on the loop such a
+stall freezes every request.  :class:`WalSyncer` flushes for them in a thread
+of its own and only then says that their commits are durable; one flush
+covers every commit made before it started, so under load each flush serves
+several commits.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import Engine
@@ -132,5 +145,101 @@ class WalCheckpointer:
                 self.last = checkpoint_wal(self._engine, restart_frames=self._restart_frames)
             except Exception as exc:  # a locked or failing file: the next round tries again
                 log.warning("wal.checkpoint_failed", error_type=type(exc).__name__)
+            if stopping:
+                return
+
+
+def sync_wal(database: Path) -> None:
+    """Flush ``database``'s WAL file to the disk: what ``synchronous=FULL`` does in each commit.
+
+    Any descriptor of the file will do: the flush is of the file, not of the
+    connection that wrote it.  With no WAL file, SQLite has checkpointed it into
+    the database file and removed it; that file is flushed instead (a no-op when
+    SQLite already did), and a missing database is an error, never "durable".
+    """
+    try:
+        fd = os.open(database.with_name(database.name + "-wal"), os.O_RDONLY)
+    except FileNotFoundError:
+        fd = os.open(database, os.O_RDONLY)
+    try:
+        _flush(fd)
+    finally:
+        os.close(fd)
+
+
+_flush: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
+Flushed = Callable[[BaseException | None], None]
+"""Told ``None`` once the WAL is flushed, or what made the flush fail."""
+
+_STOP = object()
+
+
+class WalSyncer:
+    """A daemon thread that flushes an SQLite engine's WAL, then tells who was waiting.
+
+    For an engine with ``durable_commits=False``, whose commits are not durable
+    when they return (see the module docstring).
+    """
+
+    def __init__(self, engine: Engine, *, flush: Callable[[Path], None] = sync_wal) -> None:
+        if engine.url.database in (None, "", ":memory:"):
+            raise ValueError("WalSyncer needs an SQLite database file")
+        self._database = Path(engine.url.database)
+        self._sync = flush
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def after_sync(self, flushed: Flushed) -> None:
+        """Call ``flushed`` (on the syncer's thread) after a flush that starts after this call.
+
+        So everything committed before the call is durable when ``flushed(None)``
+        runs.  ``flushed(exc)``: the flush failed, or the syncer is closed.
+        """
+        with self._lock:
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="wal-sync", daemon=True)
+                    self._thread.start()
+                self._queue.put(flushed)
+        if closed:
+            flushed(RuntimeError("the WAL syncer is closed"))
+
+    def close(self) -> None:
+        """Stop after flushing for everyone already waiting."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            waiting = [self._queue.get()]
+            while True:  # everyone who asked before this flush starts is covered by it
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = _STOP in waiting
+            callbacks: list[Flushed] = [item for item in waiting if callable(item)]
+            if callbacks:
+                failure: BaseException | None = None
+                try:
+                    self._sync(self._database)
+                except Exception as exc:
+                    failure = exc
+                for flushed in callbacks:
+                    try:
+                        flushed(failure)
+                    except Exception as exc:  # one waiter's failure must not strand the others
+                        log.error("wal.sync_callback_failed", error_type=type(exc).__name__)
             if stopping:
                 return
