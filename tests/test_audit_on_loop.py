@@ -26,7 +26,7 @@ from vault.audit import (
     signer_from_keyring,
     verify_log,
 )
-from vault.audit.group import GroupCommitLog, await_durable
+from vault.audit.group import GATHER_PASSES, GroupCommitLog, await_durable
 from vault.errors import AuditUnavailable
 from vault.services.runtime import Vault
 from vault.settings import Settings
@@ -54,12 +54,14 @@ def loop_engine(vault: Vault, database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _logs(vault: Vault, loop_engine: Engine, clock: _Clock, **options: float) -> GroupCommitLog:
+def _logs(
+    vault: Vault, loop_engine: Engine, clock: _Clock, *, gather_passes: int = GATHER_PASSES
+) -> GroupCommitLog:
     signer = signer_from_keyring(vault.keyring)
     return GroupCommitLog(
         AuditLog(vault.engine, signer, clock=clock),
         on_loop=AuditLog(loop_engine, signer, clock=clock),
-        **options,
+        gather_passes=gather_passes,
     )
 
 
@@ -91,6 +93,33 @@ def test_awaited_submissions_are_committed_together_on_the_loop(
     report = verify_log(vault.engine, public_keys_from_keyring(vault.keyring))
     assert report.ok
     assert report.events_checked == 5
+
+
+@pytest.mark.parametrize(("gather_passes", "commits"), [(0, 10), (2, 4), (20, 1)])
+def test_a_batch_waits_for_company_while_passes_add_to_it_but_no_longer_than_its_bound(
+    vault: Vault, loop_engine: Engine, gather_passes: int, commits: int
+) -> None:
+    """One submission per pass of the loop, ten passes in a row.
+
+    Each pass adds to the batch, so it keeps waiting until ``gather_passes``
+    passes are over (0: committed at once; 2: three per commit), or until a pass
+    adds nothing (20: all ten, once the submitting stops).
+    """
+    clock = _Clock()
+    log = _logs(vault, loop_engine, clock, gather_passes=gather_passes)
+
+    async def requests() -> list[int]:
+        futures = []
+        for n in range(10):
+            futures.append(log.submit([read_event(n)], awaited=True))
+            await asyncio.sleep(0)  # the next submission comes one pass later
+        return [(await await_durable(f))[0].seq for f in futures]
+
+    seqs = asyncio.run(requests())
+    log.close()
+    assert seqs == list(range(1, 11))
+    assert len(clock.threads) == commits  # the clock is read once per commit
+    assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).ok
 
 
 def test_not_awaited_or_off_the_loop_a_submission_goes_to_the_writer_thread(
