@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import sqlite3
 import threading
 import time
@@ -31,7 +32,7 @@ from vault.errors import AuditUnavailable
 from vault.services.runtime import Vault
 from vault.settings import Settings
 from vault.storage.engine import create_vault_engine
-from vault.storage.wal import WalSyncer, sync_wal
+from vault.storage.wal import WalSyncer
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -245,10 +246,10 @@ def _stalling_syncer(engine: Engine, flushes: list[str]) -> tuple[WalSyncer, thr
     """A syncer whose disk hangs until the returned event is set (then flushes for real)."""
     release = threading.Event()
 
-    def flush(database: Path) -> None:
+    def flush(fd: int) -> None:
         flushes.append("started")
         assert release.wait(30)
-        sync_wal(database)
+        os.fdatasync(fd)
         flushes.append("done")
 
     return WalSyncer(engine, flush=flush), release
@@ -286,6 +287,7 @@ def test_an_on_loop_batch_is_answered_after_its_wal_flush_which_the_loop_never_w
     try:
         loop_thread, responsive, answered_early, committed, seq = asyncio.run(request())
     finally:
+        release.set()  # a failed assertion above must not leave the flush hanging for 30 s
         log.close()
         syncer.close()
         engine.dispose()
@@ -300,7 +302,7 @@ def test_an_on_loop_batch_is_answered_after_its_wal_flush_which_the_loop_never_w
 def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_url: str) -> None:
     engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
 
-    def failing(_database: Path) -> None:
+    def failing(_fd: int) -> None:
         raise OSError(5, "Input/output error")
 
     syncer = WalSyncer(engine, flush=failing)
@@ -328,6 +330,35 @@ def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_
     assert verify_log(vault.engine, public_keys_from_keyring(vault.keyring)).events_checked == 1
 
 
+def test_an_on_loop_batch_with_no_syncer_left_fails_closed_at_once(
+    vault: Vault, database_url: str
+) -> None:
+    """A stopped syncer flushes nothing: its batches fail now, not at the waiters' timeout."""
+    engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
+    syncer = WalSyncer(engine)
+    syncer.close()
+    signer = signer_from_keyring(vault.keyring)
+    log = GroupCommitLog(
+        AuditLog(vault.engine, signer), on_loop=AuditLog(engine, signer), on_loop_sync=syncer
+    )
+
+    async def request() -> BaseException | None:
+        try:
+            await await_durable(log.submit([read_event(1)], awaited=True), timeout=20)
+        except AuditUnavailable as exc:
+            return exc
+        return None
+
+    started = time.monotonic()
+    try:
+        failure = asyncio.run(request())
+    finally:
+        log.close()
+        engine.dispose()
+    assert isinstance(failure, AuditUnavailable)
+    assert time.monotonic() - started < 10
+
+
 def test_the_apps_on_loop_commits_leave_wal_checkpoints_and_flushes_to_their_threads(
     settings: Settings,
 ) -> None:
@@ -337,6 +368,7 @@ def test_the_apps_on_loop_commits_leave_wal_checkpoints_and_flushes_to_their_thr
         assert context._loop_engine is not None
         assert context._checkpointer is not None
         assert context._syncer is not None
+        assert context.audit._on_loop_sync is context._syncer  # what makes them durable
         with context._loop_engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

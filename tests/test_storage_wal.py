@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from vault.errors import ConfigurationError, StorageError
 from vault.storage.engine import create_vault_engine
-from vault.storage.wal import WalCheckpointer, WalSyncer, checkpoint_wal, sync_wal
+from vault.storage.wal import WalCheckpointer, WalSyncer, checkpoint_wal
 
 BLOB = 6 * 1024 * 1024
 """One commit of about 1,500 pages: past SQLite's auto-checkpoint threshold of 1,000."""
@@ -167,7 +168,7 @@ def test_commits_racing_the_checkpoints_do_not_grow_the_wal_for_ever(
 
 
 @pytest.mark.parametrize(("durable_commits", "synchronous"), [(True, 2), (False, 1)])
-def test_only_an_engine_without_durable_commits_leaves_the_wal_unflushed(
+def test_only_an_engine_without_durable_commits_commits_with_synchronous_normal(
     tmp_path: Path, durable_commits: bool, synchronous: int
 ) -> None:
     """``FULL`` (2) flushes the WAL in every commit; ``NORMAL`` (1) leaves that to a WalSyncer."""
@@ -181,19 +182,56 @@ def test_only_an_engine_without_durable_commits_leaves_the_wal_unflushed(
         engine.dispose()
 
 
-def test_sync_wal_flushes_the_wal_and_accepts_a_checkpointed_one(tmp_path: Path) -> None:
-    database = tmp_path / "wal.db"
-    engine = create_vault_engine(f"sqlite:///{database}", durable_commits=False)
+class _Flushes:
+    """The real ``fdatasync``, noting which file (inode) each flush was of."""
+
+    def __init__(self) -> None:
+        self.inodes: list[int] = []
+
+    def __call__(self, fd: int) -> None:
+        self.inodes.append(os.fstat(fd).st_ino)
+        os.fdatasync(fd)
+
+
+def _synced(syncer: WalSyncer) -> BaseException | None:
+    """Ask for a flush and wait for its outcome."""
+    done = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def flushed(failure: BaseException | None) -> None:
+        outcome.append(failure)
+        done.set()
+
+    syncer.after_sync(flushed)
+    assert done.wait(30)
+    return outcome[0]
+
+
+def test_the_syncer_flushes_the_wal_file_itself_even_through_a_symlink(tmp_path: Path) -> None:
+    """SQLite names the WAL after the symlink's target; flushing ``link.db-wal`` would miss it."""
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "real.db"
+    link = tmp_path / "link.db"
+    engine = create_vault_engine(f"sqlite:///{real}")  # creates the file, mode 0600
+    engine.dispose()
+    link.symlink_to(real)
+    engine = create_vault_engine(f"sqlite:///{link}", durable_commits=False)
+    flushes = _Flushes()
+    syncer = WalSyncer(engine, flush=flushes)
     try:
         _write_rows(engine, 3)
-        assert _wal(database).stat().st_size > 0
-        sync_wal(database)
-    finally:
+        assert _synced(syncer) is None
+        _write_rows(engine, 3)
+        assert _synced(syncer) is None
+        assert flushes.inodes == [_wal(real).stat().st_ino] * 2  # one descriptor, kept
+        assert not _wal(link).exists()
         engine.dispose()  # the last connection checkpoints the WAL and removes it
-    assert not _wal(database).exists()
-    sync_wal(database)  # the database file holds it all now: that one is flushed
-    with pytest.raises(FileNotFoundError):
-        sync_wal(tmp_path / "gone.db")  # neither file: never reported as flushed
+        assert not _wal(real).exists()
+        # No WAL while commits are waiting for it means something is wrong: fail closed.
+        assert isinstance(_synced(syncer), FileNotFoundError)
+    finally:
+        syncer.close()
+        engine.dispose()
 
 
 def test_the_syncer_answers_after_a_flush_that_started_after_the_request(
@@ -201,14 +239,14 @@ def test_the_syncer_answers_after_a_flush_that_started_after_the_request(
 ) -> None:
     """Who asks while a flush runs is not covered by it; one later flush covers them all."""
     engine = create_vault_engine(f"sqlite:///{tmp_path / 'wal.db'}", durable_commits=False)
+    _write_rows(engine, 1)
     first_started, release = threading.Event(), threading.Event()
-    flushes: list[Path] = []
+    flushes = _Flushes()
 
-    def flush(database: Path) -> None:
+    def flush(fd: int) -> None:
         first_started.set()
         assert release.wait(30)
-        sync_wal(database)
-        flushes.append(database)
+        flushes(fd)
 
     syncer = WalSyncer(engine, flush=flush)
     answers: list[tuple[str, BaseException | None]] = []
@@ -219,34 +257,47 @@ def test_the_syncer_answers_after_a_flush_that_started_after_the_request(
             syncer.after_sync(lambda failure, n=n: answers.append((f"later {n}", failure)))
         time.sleep(0.1)
         assert answers == []  # nobody is answered before a flush completes
-        release.set()
     finally:
+        release.set()
         syncer.close()
         engine.dispose()
     assert answers == [("first", None)] + [(f"later {n}", None) for n in range(5)]
-    assert flushes == [tmp_path / "wal.db"] * 2
+    assert len(flushes.inodes) == 2
 
 
-def test_a_failed_flush_is_reported_and_a_closed_syncer_refuses(tmp_path: Path) -> None:
+def test_a_failed_flush_fails_every_later_waiter_and_a_closed_syncer_refuses(
+    tmp_path: Path,
+) -> None:
+    """After a failed flush, later flushes could succeed over pages that never got written."""
     engine = create_vault_engine(f"sqlite:///{tmp_path / 'wal.db'}", durable_commits=False)
+    _write_rows(engine, 1)
+    flushes = _Flushes()
+    failures = iter([OSError(5, "Input/output error")])
 
-    def failing(_database: Path) -> None:
-        raise OSError(5, "Input/output error")
+    def flaky(fd: int) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        flushes(fd)
 
-    syncer = WalSyncer(engine, flush=failing)
-    failed = threading.Event()
-    outcomes: list[BaseException | None] = []
-
-    def note(failure: BaseException | None) -> None:
-        outcomes.append(failure)
-        failed.set()
-
+    syncer = WalSyncer(engine, flush=flaky)
     try:
-        syncer.after_sync(note)
-        assert failed.wait(30)
+        first = _synced(syncer)
+        assert isinstance(first, OSError)
+        assert _synced(syncer) is first  # the disk would flush now: still a failure
+        assert flushes.inodes == []  # and it was not even asked
     finally:
         syncer.close()
-    syncer.after_sync(outcomes.append)  # closed: answered at once, on the caller's thread
+    closed: list[BaseException | None] = []
+    syncer.after_sync(closed.append)  # closed: answered at once, on the caller's thread
     engine.dispose()
-    assert isinstance(outcomes[0], OSError)
-    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(closed[0], StorageError)
+
+
+def test_a_syncer_needs_an_sqlite_file() -> None:
+    engine = create_vault_engine("sqlite:///:memory:")
+    try:
+        with pytest.raises(ConfigurationError):
+            WalSyncer(engine)
+    finally:
+        engine.dispose()

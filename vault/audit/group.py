@@ -1,11 +1,11 @@
-"""Group commit for the audit log: many requests' events, one transaction, one fsync.
+"""Group commit for the audit log: many requests' events, one transaction, one flush.
 
 Every request that reads customer data must wait until its audit event is
 durable.  Committed one by one, those waits queue behind each other's fsync;
 here a single writer thread takes whatever has queued up (up to ``max_batch``
 submissions), appends it in one transaction and wakes each waiting request
 with its own recorded events.  Durability is unchanged: nobody is answered
-before the commit that holds their event.
+before the commit that holds their event is on the disk.
 
 A failed commit fails every request in it (fail closed); a submission of
 several events (a search) stays all-or-nothing because it is never split.
@@ -43,11 +43,18 @@ connection holds it, the batch goes to the writer thread, which waits.
 Nor does the loop wait for the disk.  The on-loop engine's commits return
 once they are in the WAL file, unflushed (``durable_commits=False``), and
 a :class:`~vault.storage.wal.WalSyncer` thread flushes the WAL and only then
-answers the batch (``on_loop_sync``): durability is the same as a ``FULL``
-commit's, but a disk that stalls (measured: one 75 ms ``fdatasync`` in
-fifteen seconds of the read benchmark) delays only the requests waiting for
-that flush, which fail closed at their timeout if it never ends, while the
-loop keeps answering everything else.  (WAL checkpoints, which commits would
+answers the batch (``on_loop_sync``).  A request is answered after the same
+``fdatasync`` a ``FULL`` commit would have run, but a disk that stalls
+(measured: one 75 ms ``fdatasync`` in fifteen seconds of the read benchmark)
+delays only the requests waiting for that flush, which fail closed at their
+timeout if it never ends, while the loop keeps answering everything else.
+Two differences remain.  Other connections can read a batch's events in the
+milliseconds before its flush, events that a power cut then would erase (an
+audit export taken in that window would later show a truncated log, a false
+alarm rather than a missed one).  And SQLite itself still flushes the WAL's
+header in the first commit after each restart of the WAL, so the loop waits
+for the disk once per restart (at most one per checkpoint round, half a
+second) rather than once per commit.  (WAL checkpoints, which commits would
 otherwise run, are moved off the loop too: :mod:`vault.storage.wal`.)
 """
 
@@ -113,7 +120,9 @@ class GroupCommitLog:
         gather_passes: int = GATHER_PASSES,
     ) -> None:
         """``on_loop_sync``: the flusher of ``on_loop``'s WAL, if its commits are not durable
-        when they return; without one, an on-loop batch is answered as soon as it commits."""
+        when they return; without one, an on-loop batch is answered as soon as it commits.
+        ``gather_passes``: at most how many passes of the loop an on-loop batch waits for
+        company (0: committed in the pass after its first submission)."""
         self._log = log
         self._on_loop = on_loop
         self._on_loop_sync = on_loop_sync
@@ -225,8 +234,11 @@ class GroupCommitLog:
             return
         if self._on_loop_sync is None:
             _answer(batch, recorded)
-        else:
+            return
+        try:
             self._on_loop_sync.after_sync(functools.partial(_answer_flushed, batch, recorded))
+        except Exception as exc:  # no syncer thread: committed, but nobody will flush it
+            _fail(batch, _as_unavailable(exc))
 
     def close(self) -> None:
         """Stop: batches still waiting for a loop's callback fail (AuditUnavailable)."""
@@ -243,11 +255,10 @@ class GroupCommitLog:
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="audit-group-commit", daemon=True
-                )
-                self._thread.start()
+            if self._thread is None:  # set once it runs: a thread that failed to start is retried
+                thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
+                thread.start()
+                self._thread = thread
 
     def _run(self) -> None:
         while True:

@@ -32,7 +32,9 @@ about once in fifteen seconds of the read benchmark), and on the loop such a
 stall freezes every request.  :class:`WalSyncer` flushes for them in a thread
 of its own and only then says that their commits are durable; one flush
 covers every commit made before it started, so under load each flush serves
-several commits.
+several commits.  (SQLite still flushes the WAL's header itself in the first
+commit after each restart, whoever makes it: once per restart, not per
+commit.)
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Engine
 
+from vault.errors import ConfigurationError, StorageError
 from vault.logs import get_logger
 
 log = get_logger(__name__)
@@ -149,66 +152,63 @@ class WalCheckpointer:
                 return
 
 
-def sync_wal(database: Path) -> None:
-    """Flush ``database``'s WAL file to the disk: what ``synchronous=FULL`` does in each commit.
-
-    Any descriptor of the file will do: the flush is of the file, not of the
-    connection that wrote it.  With no WAL file, SQLite has checkpointed it into
-    the database file and removed it; that file is flushed instead (a no-op when
-    SQLite already did), and a missing database is an error, never "durable".
-    """
-    try:
-        fd = os.open(database.with_name(database.name + "-wal"), os.O_RDONLY)
-    except FileNotFoundError:
-        fd = os.open(database, os.O_RDONLY)
-    try:
-        _flush(fd)
-    finally:
-        os.close(fd)
-
-
-_flush: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+_fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)  # macOS has none
 
 Flushed = Callable[[BaseException | None], None]
 """Told ``None`` once the WAL is flushed, or what made the flush fail."""
-
-_STOP = object()
 
 
 class WalSyncer:
     """A daemon thread that flushes an SQLite engine's WAL, then tells who was waiting.
 
     For an engine with ``durable_commits=False``, whose commits are not durable
-    when they return (see the module docstring).
+    when they return (see the module docstring).  A flush is what
+    ``synchronous=FULL`` runs inside each commit, an ``fdatasync`` of the WAL
+    file; any descriptor of the file will do, so the syncer keeps its own.
+
+    Kept open, not opened per flush: Linux reports a failed write-back once,
+    to the descriptors open at the time, so a descriptor opened later could
+    "flush" pages that never reached the disk.  For the same reason the first
+    failed flush is final: SQLite counts those commits as done (it never
+    rewrites their frames), so later flushes could succeed over a hole, and
+    the WAL's chained checksums would make recovery drop everything after it.
+    Every later waiter is told the same failure until the process restarts,
+    as PostgreSQL panics on a failed fsync.
     """
 
-    def __init__(self, engine: Engine, *, flush: Callable[[Path], None] = sync_wal) -> None:
-        if engine.url.database in (None, "", ":memory:"):
-            raise ValueError("WalSyncer needs an SQLite database file")
-        self._database = Path(engine.url.database)
-        self._sync = flush
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+    def __init__(self, engine: Engine, *, flush: Callable[[int], None] = _fdatasync) -> None:
+        """``flush``: what flushes a descriptor (``fdatasync``; tests wrap it)."""
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+            raise ConfigurationError("a WAL syncer needs an SQLite database file")
+        # SQLite names the WAL after the file a symlink points to, and the path is read now,
+        # not in whatever directory the process is in later.
+        self._wal = Path(os.path.realpath(database) + "-wal")
+        self._flush = flush
+        self._fd: int | None = None
+        self._failure: BaseException | None = None
+        self._queue: queue.SimpleQueue[Flushed | None] = queue.SimpleQueue()  # None: stop
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
 
     def after_sync(self, flushed: Flushed) -> None:
-        """Call ``flushed`` (on the syncer's thread) after a flush that starts after this call.
+        """Call ``flushed`` after a flush that starts after this call.
 
         So everything committed before the call is durable when ``flushed(None)``
-        runs.  ``flushed(exc)``: the flush failed, or the syncer is closed.
+        runs, on the syncer's thread.  ``flushed(exc)``: the flush failed, now
+        or before (on the syncer's thread), or the syncer is closed (at once,
+        on the caller's).
         """
         with self._lock:
-            if self._closed:
-                closed = True
-            else:
-                closed = False
+            if not self._closed:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="wal-sync", daemon=True)
-                    self._thread.start()
+                    thread = threading.Thread(target=self._run, name="wal-sync", daemon=True)
+                    thread.start()
+                    self._thread = thread
                 self._queue.put(flushed)
-        if closed:
-            flushed(RuntimeError("the WAL syncer is closed"))
+                return
+        flushed(StorageError("the WAL syncer is closed"))
 
     def close(self) -> None:
         """Stop after flushing for everyone already waiting."""
@@ -216,30 +216,71 @@ class WalSyncer:
             self._closed = True
             thread, self._thread = self._thread, None
             if thread is not None:
-                self._queue.put(_STOP)
+                self._queue.put(None)
         if thread is not None:
             thread.join(timeout=30)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:  # however the thread ends, nobody is left waiting in vain
+            with self._lock:
+                self._closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            left = [item for item in _drain(self._queue) if item is not None]
+            _tell_all(left, StorageError("the WAL syncer stopped"))
+
+    def _serve(self) -> None:
         while True:
-            waiting = [self._queue.get()]
-            while True:  # everyone who asked before this flush starts is covered by it
-                try:
-                    waiting.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stopping = _STOP in waiting
-            callbacks: list[Flushed] = [item for item in waiting if callable(item)]
+            waiting = [self._queue.get(), *_drain(self._queue)]
+            # Everyone who asked before this flush starts is covered by it.
+            callbacks = [item for item in waiting if item is not None]
             if callbacks:
-                failure: BaseException | None = None
-                try:
-                    self._sync(self._database)
-                except Exception as exc:
-                    failure = exc
-                for flushed in callbacks:
-                    try:
-                        flushed(failure)
-                    except Exception as exc:  # one waiter's failure must not strand the others
-                        log.error("wal.sync_callback_failed", error_type=type(exc).__name__)
-            if stopping:
+                _tell_all(callbacks, self._flush_wal())
+            if len(callbacks) < len(waiting):  # close() asked to stop
                 return
+
+    def _flush_wal(self) -> BaseException | None:
+        if self._failure is not None:
+            return self._failure
+        try:
+            if self._fd is not None and os.fstat(self._fd).st_nlink == 0:
+                os.close(self._fd)  # SQLite removed the file (its last connection closed)
+                self._fd = None
+            if self._fd is None:
+                # No WAL while the loop's engine holds a connection means a wrong path:
+                # FileNotFoundError, fail closed, never "durable".
+                self._fd = os.open(self._wal, os.O_RDONLY)
+        except OSError as exc:
+            return exc
+        try:
+            self._flush(self._fd)
+        except Exception as exc:
+            self._failure = exc
+            log.error(
+                "wal.sync_failed",
+                error_type=type(exc).__name__,
+                errno=getattr(exc, "errno", None),
+                consequence="on-loop audit commits fail closed until the API restarts",
+            )
+            return exc
+        return None
+
+
+def _drain(waiting: queue.SimpleQueue[Flushed | None]) -> list[Flushed | None]:
+    items: list[Flushed | None] = []
+    while True:
+        try:
+            items.append(waiting.get_nowait())
+        except queue.Empty:
+            return items
+
+
+def _tell_all(callbacks: list[Flushed], failure: BaseException | None) -> None:
+    for flushed in callbacks:
+        try:
+            flushed(failure)
+        except Exception as exc:  # one waiter's failure must not strand the others
+            log.error("wal.sync_callback_failed", error_type=type(exc).__name__)
