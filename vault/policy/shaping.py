@@ -77,32 +77,47 @@ class _Shaper:
         self.redact = redact
         self.known: Mapping[str, str] = known or {}
         self.pseudonymisers: dict[str, Pseudonymise] = {}
+        self._plans: dict[str, dict[str, tuple[Field, str, View]]] = {}
         self.clear: set[str] = set()
         self.masked: set[str] = set()
         self.pseudonymised: set[str] = set()
 
     def row(self, table: Table, record: Mapping[str, Any]) -> dict[str, Any]:
+        plan = self._plan(table)
         out: dict[str, Any] = {}
         for name, value in record.items():
-            try:
-                f = table.field(name)
-            except KeyError:
-                continue  # not a registry field: deny by default
-            view = self.decision.view_for(f.qualified_name).resolve(self.granted)
-            if view is View.HIDDEN:
-                continue
+            decided = plan.get(name)
+            if decided is None:
+                continue  # hidden, or not a registry field: deny by default
+            f, qualified, view = decided
             if value is None:
                 out[name] = None
             elif view is View.CLEAR:
                 out[name] = value
-                self.clear.add(f.qualified_name)
+                self.clear.add(qualified)
             elif view is View.MASKED:
                 out[name] = self._mask(f, value, record)
-                self.masked.add(f.qualified_name)
+                self.masked.add(qualified)
             else:
                 out[name] = self._pseudonym(f, value)
-                self.pseudonymised.add(f.qualified_name)
+                self.pseudonymised.add(qualified)
         return out
+
+    def _plan(self, table: Table) -> dict[str, tuple[Field, str, View]]:
+        """The visible fields of ``table`` and their views, decided once per shaping run.
+
+        Not once per row: a customer's interactions are a long list of the same fields.
+        """
+        plan = self._plans.get(table.name)
+        if plan is None:
+            plan = {}
+            for f in table.fields:
+                qualified = f.qualified_name
+                view = self.decision.view_for(qualified).resolve(self.granted)
+                if view is not View.HIDDEN:
+                    plan[f.name] = (f, qualified, view)
+            self._plans[table.name] = plan
+        return plan
 
     def _mask(self, f: Field, value: object, record: Mapping[str, Any]) -> str:
         if f.free_text or f.pii_type is PiiType.FREE_TEXT:
