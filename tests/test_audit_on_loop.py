@@ -299,13 +299,8 @@ def test_an_on_loop_batch_is_answered_after_its_wal_flush_which_the_loop_never_w
     assert clock.threads == [loop_thread]  # committed on the loop, flushed elsewhere
 
 
-def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_url: str) -> None:
-    engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
-
-    def failing(_fd: int) -> None:
-        raise OSError(5, "Input/output error")
-
-    syncer = WalSyncer(engine, flush=failing)
+def _failure_of_one_read(vault: Vault, engine: Engine, syncer: WalSyncer) -> BaseException | None:
+    """Submit one awaited read's event with ``syncer`` flushing; what its waiter was told."""
     signer = signer_from_keyring(vault.keyring)
     log = GroupCommitLog(
         AuditLog(vault.engine, signer), on_loop=AuditLog(engine, signer), on_loop_sync=syncer
@@ -313,15 +308,27 @@ def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_
 
     async def request() -> BaseException | None:
         try:
-            await await_durable(log.submit([read_event(1)], awaited=True), timeout=10)
+            await await_durable(log.submit([read_event(1)], awaited=True), timeout=20)
         except AuditUnavailable as exc:
             return exc
         return None
 
     try:
-        failure = asyncio.run(request())
+        return asyncio.run(request())
     finally:
         log.close()
+
+
+def test_an_on_loop_batch_whose_flush_fails_fails_closed(vault: Vault, database_url: str) -> None:
+    engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
+
+    def failing(_fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    syncer = WalSyncer(engine, flush=failing)
+    try:
+        failure = _failure_of_one_read(vault, engine, syncer)
+    finally:
         syncer.close()
         engine.dispose()
     assert isinstance(failure, AuditUnavailable)
@@ -337,23 +344,10 @@ def test_an_on_loop_batch_with_no_syncer_left_fails_closed_at_once(
     engine = create_vault_engine(database_url, lock_timeout=0, durable_commits=False, pool_size=1)
     syncer = WalSyncer(engine)
     syncer.close()
-    signer = signer_from_keyring(vault.keyring)
-    log = GroupCommitLog(
-        AuditLog(vault.engine, signer), on_loop=AuditLog(engine, signer), on_loop_sync=syncer
-    )
-
-    async def request() -> BaseException | None:
-        try:
-            await await_durable(log.submit([read_event(1)], awaited=True), timeout=20)
-        except AuditUnavailable as exc:
-            return exc
-        return None
-
     started = time.monotonic()
     try:
-        failure = asyncio.run(request())
+        failure = _failure_of_one_read(vault, engine, syncer)
     finally:
-        log.close()
         engine.dispose()
     assert isinstance(failure, AuditUnavailable)
     assert time.monotonic() - started < 10
