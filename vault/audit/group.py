@@ -210,13 +210,11 @@ class GroupCommitLog:
             batch.seen = size
             loop.call_soon(self._loop_pass, loop)
             return
-        self._commit_on_loop(loop)
+        del self._loop_batches[loop]
+        self._commit_on_loop(batch.submissions)
 
-    def _commit_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending = self._loop_batches.pop(loop, None)
-        if pending is None or not pending.submissions:
-            return  # failed by close() already
-        batch = pending.submissions
+    def _commit_on_loop(self, batch: list[_Submission]) -> None:
+        """Commit a loop's batch there, or hand it to the writer if the lock is taken."""
         assert self._on_loop is not None
         events = [event for submitted, _ in batch for event in submitted]
         try:
